@@ -1,0 +1,56 @@
+"""Mode-agnostic shapes shared by the service and the backend."""
+
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, TypedDict
+
+MetadataValue = str | int | float | bool
+Role = Literal["user", "assistant", "system"]
+
+
+class Message(TypedDict):
+    role: Role
+    content: str
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryItem:
+    """One memory, in the same shape whatever backend stored it."""
+
+    id: str
+    memory: str
+    user_id: str | None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    created_at: str | None = None
+    updated_at: str | None = None
+    score: float | None = None
+
+
+class MemoryBackend(Protocol):
+    """What the service needs from a memory store. `backend.py` provides the implementation."""
+
+    async def add(
+        self,
+        user_id: str,
+        messages: list[Message],
+        metadata: dict[str, MetadataValue],
+        *,
+        infer: bool,
+    ) -> list[MemoryItem]: ...
+
+    async def search(
+        self, user_id: str, query: str, limit: int, filters: dict[str, MetadataValue]
+    ) -> list[MemoryItem]: ...
+
+    async def get_all(
+        self, user_id: str, filters: dict[str, MetadataValue], limit: int
+    ) -> list[MemoryItem]: ...
+
+    async def get(self, memory_id: str) -> MemoryItem | None: ...
+
+    async def delete(self, memory_id: str) -> None: ...
+
+    async def delete_user(self, user_id: str) -> int: ...
+
+    async def ping(self) -> None: ...
+
+    async def close(self) -> None: ...
