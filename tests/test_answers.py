@@ -1,0 +1,83 @@
+"""How answers change the render: the slug, the model provider, and the validators."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import copier
+import pytest
+from conftest import RENDERS, Rendered
+
+RenderFn = Callable[[dict[str, Any]], Rendered]
+
+
+def test_project_name_derives_slug(render: RenderFn) -> None:
+    project = render(RENDERS["acme"])
+    assert project.answers["project_slug"] == "acme_recall"
+    package = project.path / "acme_recall"
+    assert (package / "__init__.py").is_file()
+    assert (package / "memory" / "service.py").is_file()
+    assert not (project.path / "memory_service").exists()
+    assert '"Acme Recall"' in (package / "settings.py").read_text()
+    assert "acme_recall" in (project.path / "pyproject.toml").read_text()
+
+
+def test_explicit_slug_names_the_package(render: RenderFn) -> None:
+    project = render({"project_name": "Acme Recall", "project_slug": "recall_api"})
+    assert (project.path / "recall_api" / "main.py").is_file()
+    assert not (project.path / "acme_recall").exists()
+
+
+def test_default_model_provider_is_openai(default_project: Rendered) -> None:
+    assert default_project.answers["model_provider"] == "openai"
+    settings = (default_project.path / default_project.slug / "settings.py").read_text()
+    assert "openai_api_key" in settings
+    assert "ollama_base_url" not in settings
+
+
+def test_ollama_provider(render: RenderFn) -> None:
+    project = render(RENDERS["ollama"])
+    assert project.answers["model_provider"] == "ollama"
+    package = project.path / project.slug
+    settings = (package / "settings.py").read_text()
+    assert "ollama_base_url" in settings
+    assert "openai_api_key" not in settings
+    assert "ollama_base_url" in (package / "memory" / "backend.py").read_text()
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        pytest.param({"project_slug": "1bad-name"}, "not a valid Python package name", id="digit-dash"),
+        pytest.param({"project_slug": "Bad"}, "not a valid Python package name", id="uppercase"),
+        pytest.param({"project_slug": "class"}, "is a Python keyword", id="keyword"),
+        pytest.param({"project_slug": "mem0"}, "would shadow a module", id="shadows-dependency"),
+        pytest.param({"project_name": "   "}, "project name cannot be empty", id="empty-name"),
+        pytest.param({"author_email": "nobody"}, "does not look like an email address", id="email"),
+        pytest.param({"memory_mode": "pinecone"}, "not available in this version", id="pinecone"),
+        pytest.param({"memory_mode": "hosted"}, "not available in this version", id="hosted"),
+        pytest.param({"memory_mode": "chroma"}, "not available in this version", id="chroma"),
+    ],
+)
+def test_validators_reject(
+    data: dict[str, Any], message: str, template_snapshot: Path, tmp_path: Path
+) -> None:
+    dst = tmp_path / "render"
+    # Copier raises a plain ValueError ("Validation error for question '<name>': <message>")
+    # when an answer given with `data=` fails its validator in a non-interactive run.
+    with pytest.raises(ValueError, match="Validation error for question") as caught:
+        copier.run_copy(
+            str(template_snapshot),
+            dst,
+            data=data,
+            defaults=True,
+            unsafe=False,
+            quiet=True,
+            settings=copier.Settings(),
+        )
+    question = next(iter(data))
+    assert f"question '{question}'" in str(caught.value)
+    assert message in str(caught.value)
+    assert not dst.exists() or not any(dst.iterdir()), "a rejected answer still rendered files"

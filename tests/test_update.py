@@ -1,0 +1,84 @@
+"""`copier update`: a user's edits survive, answer changes and template upgrades arrive."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import copier
+import plumbum
+import yaml
+from conftest import GIT_IDENTITY, copy_template_tree, git
+
+TEMPLATE_CHANGE = "Template release 0.2.0 added this line."
+USER_EDIT = "# A local change the project's owner made after rendering."
+
+
+def _commit_all(repo: Path, message: str) -> None:
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "--no-verify", "--no-gpg-sign", "-m", message)
+
+
+def _init_repo(repo: Path) -> None:
+    git(repo, "init", "-q", "-b", "main")
+
+
+def test_update_keeps_edits_and_applies_changes(tmp_path: Path) -> None:
+    # A template repository with release v0.1.0: today's working tree, committed.
+    template = copy_template_tree(tmp_path / "template-repo")
+    _init_repo(template)
+    _commit_all(template, "template 0.1.0")
+    git(template, "tag", "v0.1.0")
+
+    # copier runs git itself (to compute the update); plumbum snapshots the environment at
+    # import time, so the identity for its commits is given through plumbum, not os.environ.
+    with plumbum.local.env(**GIT_IDENTITY, GIT_CONFIG_NOSYSTEM="1"):
+        project = tmp_path / "project"
+        copier.run_copy(
+            str(template),
+            project,
+            defaults=True,
+            unsafe=False,
+            quiet=True,
+            vcs_ref="v0.1.0",
+            settings=copier.Settings(),
+        )
+        answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
+        assert answers["_commit"] == "v0.1.0"
+        assert answers["model_provider"] == "openai"
+        slug = answers["project_slug"]
+        _init_repo(project)
+        _commit_all(project, "render from template 0.1.0")
+
+        # The owner edits a service file.
+        service = project / slug / "memory" / "service.py"
+        service.write_text(service.read_text() + USER_EDIT + "\n")
+        _commit_all(project, "local edit")
+
+        # The template ships v0.2.0.
+        readme = template / "template" / "README.md.jinja"
+        with readme.open("a") as handle:
+            handle.write(f"\n{TEMPLATE_CHANGE}\n")
+        _commit_all(template, "template 0.2.0")
+        git(template, "tag", "v0.2.0")
+
+        copier.run_update(
+            project,
+            data={"model_provider": "ollama"},
+            defaults=True,
+            overwrite=True,
+            unsafe=False,
+            quiet=True,
+            vcs_ref="v0.2.0",
+            settings=copier.Settings(),
+        )
+
+    answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    assert answers["_commit"] == "v0.2.0"
+    assert answers["model_provider"] == "ollama"
+    assert USER_EDIT in service.read_text(), "the owner's edit was lost in the update"
+    assert TEMPLATE_CHANGE in (project / "README.md").read_text(), "the template change did not arrive"
+    settings = (project / slug / "settings.py").read_text()
+    assert "ollama_base_url" in settings
+    assert "openai_api_key" not in settings
+    conflicts = sorted(str(path.relative_to(project)) for path in project.rglob("*.rej"))
+    assert not conflicts, f"the update left conflicts: {conflicts}"
