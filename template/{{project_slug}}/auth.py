@@ -12,7 +12,9 @@ from .settings import Settings, get_settings
 ALGORITHM = "HS256"
 MAX_SUBJECT_LENGTH = 128
 
-_bearer = HTTPBearer(auto_error=False, description="A JWT signed with JWT_SECRET; `sub` is the user id.")
+_bearer = HTTPBearer(
+    auto_error=False, description="A JWT signed with JWT_SECRET; `sub` is the user id."
+)
 
 
 def _unauthorized(detail: str) -> HTTPException:
@@ -49,7 +51,8 @@ def decode_user_id(token: str, settings: Settings) -> str:
         or any(char.isspace() for char in subject)
     ):
         raise _unauthorized(
-            f"The access token's 'sub' must be a user id of 1-{MAX_SUBJECT_LENGTH} characters without spaces."
+            f"The access token's 'sub' must be a user id of 1-{MAX_SUBJECT_LENGTH} "
+            "characters without spaces."
         )
     return subject
 

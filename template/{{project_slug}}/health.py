@@ -20,7 +20,10 @@ async def readyz(request: Request) -> dict[str, str] | JSONResponse:
     except ProviderUnavailableError as exc:
         return JSONResponse(
             status_code=503,
-            content={"status": "unavailable", "detail": f"The {exc.component} is unavailable ({exc.reason})."},
+            content={
+                "status": "unavailable",
+                "detail": f"The {exc.component} is unavailable ({exc.reason}).",
+            },
             headers={"Retry-After": str(exc.retry_after)},
         )
     return {"status": "ready"}

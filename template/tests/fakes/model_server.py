@@ -36,10 +36,13 @@ from pydantic import BaseModel, Field
 DEFAULT_DIMS = 1536
 _WORD = re.compile(r"[a-z0-9]+")
 _STOPWORDS = frozenset(
-    "a an and are as at be but by do does did for from has have i i'm in is it its me my of on "
-    "or so that the their them they this to was we were what when where which who why will with "
-    "you your".split()
-)
+    {
+        "a", "an", "and", "are", "as", "at", "be", "but", "by", "do", "does", "did", "for",
+        "from", "has", "have", "i", "in", "is", "it", "its", "me", "my", "of", "on", "or", "so",
+        "that", "the", "their", "them", "they", "this", "to", "was", "we", "were", "what", "when",
+        "where", "which", "who", "why", "will", "with", "you", "your",
+    }
+)  # fmt: skip
 _NEW_MESSAGES = re.compile(r"## New Messages\n(.*?)\n\n## ", re.DOTALL)
 _ROLE_LINE = re.compile(r"^(user|assistant|system): ?(.*)$")
 
@@ -92,9 +95,7 @@ def chat_answer(messages: list[dict[str, Any]]) -> str:
     last_user = next(
         (str(m.get("content", "")) for m in reversed(messages) if m.get("role") == "user"), ""
     )
-    context = " ".join(
-        str(m.get("content", "")) for m in messages if m.get("role") == "system"
-    )
+    context = " ".join(str(m.get("content", "")) for m in messages if m.get("role") == "system")
     answer = f"You said: {last_user.strip()}"
     if "Memories:" in context:
         answer += " | I remember: " + context.split("Memories:", 1)[1].strip()
@@ -161,9 +162,11 @@ def create_fake_app(dims: int = DEFAULT_DIMS) -> FastAPI:
         messages = body.get("messages", [])
         prompt = str(messages[-1].get("content", "")) if messages else ""
         # mem0's extraction call ends with a user prompt holding a "## New Messages" section.
-        content = extraction_answer(prompt) if "## New Messages" in prompt else chat_answer(messages)
+        content = (
+            extraction_answer(prompt) if "## New Messages" in prompt else chat_answer(messages)
+        )
         return {
-            "id": "chatcmpl-fake-" + hashlib.sha1(prompt.encode()).hexdigest()[:12],
+            "id": "chatcmpl-fake-" + hashlib.sha256(prompt.encode()).hexdigest()[:12],
             "object": "chat.completion",
             "created": int(time.time()),
             "model": body.get("model", "fake-chat"),
@@ -174,8 +177,11 @@ def create_fake_app(dims: int = DEFAULT_DIMS) -> FastAPI:
                     "finish_reason": "stop",
                 }
             ],
-            "usage": {"prompt_tokens": len(prompt.split()), "completion_tokens": len(content.split()),
-                      "total_tokens": len(prompt.split()) + len(content.split())},
+            "usage": {
+                "prompt_tokens": len(prompt.split()),
+                "completion_tokens": len(content.split()),
+                "total_tokens": len(prompt.split()) + len(content.split()),
+            },
         }
 
     @app.post("/_fake/faults")
@@ -213,7 +219,9 @@ class FakeModelServer:
         state: FakeState = self.app.state.fake
         return state
 
-    def set_faults(self, fail: list[str] | None = None, status: int = 503, latency: float = 0.0) -> None:
+    def set_faults(
+        self, fail: list[str] | None = None, status: int = 503, latency: float = 0.0
+    ) -> None:
         self.state.faults = Faults(fail=fail or [], status=status, latency_seconds=latency)
 
     def start(self) -> "FakeModelServer":
@@ -232,11 +240,17 @@ class FakeModelServer:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8089)
-    parser.add_argument("--dims", type=int, default=DEFAULT_DIMS,
-                        help="embedding size when the request does not name one")
+    parser.add_argument(
+        "--dims",
+        type=int,
+        default=DEFAULT_DIMS,
+        help="embedding size when the request does not name one",
+    )
     args = parser.parse_args()
     print(f"Fake model server on http://{args.host}:{args.port}/v1 (embedding dims {args.dims})")
     uvicorn.run(create_fake_app(args.dims), host=args.host, port=args.port, log_level="info")

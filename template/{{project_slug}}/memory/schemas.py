@@ -12,8 +12,21 @@ IDENTITY_KEYS = frozenset({"user_id", "agent_id", "run_id"})
 # Keys mem0 or this service write themselves; callers may filter on some of them but never set them.
 SERVICE_KEYS = frozenset({"type", "category", "session_id"})
 MEM0_KEYS = frozenset(
-    {"data", "memory", "hash", "id", "score", "metadata", "created_at", "updated_at",
-     "text_lemmatized", "actor_id", "role", "attributed_to", "expiration_date"}
+    {
+        "data",
+        "memory",
+        "hash",
+        "id",
+        "score",
+        "metadata",
+        "created_at",
+        "updated_at",
+        "text_lemmatized",
+        "actor_id",
+        "role",
+        "attributed_to",
+        "expiration_date",
+    }
 )
 _KEY_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")
 MAX_METADATA_KEYS = 20
@@ -21,7 +34,7 @@ MAX_METADATA_STRING = 500
 
 SessionId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:-]{1,128}$")]
 Category = Annotated[
-    str, StringConstraints(strip_whitespace=True, to_lower=True, pattern=r"^[a-z0-9_-]{1,50}$")
+    str, StringConstraints(strip_whitespace=True, to_lower=True, pattern=r"^[A-Za-z0-9_-]{1,50}$")
 ]
 
 
@@ -84,7 +97,7 @@ class SearchRequest(_Request):
     query: str = Field(description="What to look for, in natural language.")
     limit: int | None = Field(None, ge=1, description="How many results (default 5, at most 20).")
     filters: dict[str, MetadataValue] | None = Field(
-        None, description="Exact-match filters on memory metadata, e.g. {\"category\": \"food\"}."
+        None, description='Exact-match filters on memory metadata, e.g. {"category": "food"}.'
     )
 
     _query_not_blank = field_validator("query")(_not_blank)

@@ -1,0 +1,228 @@
+"""Every route's happy path, over HTTP against the real mem0 pipeline."""
+
+from collections.abc import Callable
+
+import httpx
+import pytest
+
+from tests.helpers import API, all_memories, remember, search
+
+pytestmark = pytest.mark.anyio
+
+User = tuple[str, dict[str, str]]
+
+
+async def test_health_and_readiness(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/healthz")).json() == {"status": "ok"}
+    ready = await client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json() == {"status": "ready"}
+
+
+async def test_conversation_is_accepted_and_becomes_searchable(
+    client: httpx.AsyncClient, user: User
+) -> None:
+    _, headers = user
+    body = {
+        "messages": [
+            {"role": "system", "content": "You are a helpful travel assistant."},
+            {"role": "user", "content": "I am vegetarian and I love Italian food"},
+            {"role": "assistant", "content": "Noted, I will suggest vegetarian Italian places."},
+        ],
+        "session_id": "trip-2026",
+        "metadata": {"source": "mobile", "priority": 2},
+    }
+    response = await client.post(f"{API}/conversation", json=body, headers=headers)
+    assert response.status_code == 202
+    assert response.json()["status"] == "accepted"
+    assert response.json()["messages"] == 3
+
+    results = await search(client, headers, "Which food do I love?")
+    assert [r["memory"] for r in results] == ["I am vegetarian and I love Italian food"]
+    found = results[0]
+    assert found["score"] > 0
+    assert found["metadata"] == {
+        "source": "mobile",
+        "priority": 2,
+        "session_id": "trip-2026",
+        "type": "conversation",
+    }
+
+
+async def test_search_shape_limit_and_filters(client: httpx.AsyncClient, user: User) -> None:
+    _, headers = user
+    await remember(client, headers, "I play tennis on Mondays", session_id="a")
+    await remember(client, headers, "I play chess on Tuesdays", session_id="b")
+    await remember(client, headers, "I play guitar on Fridays", session_id="c")
+
+    response = await client.post(
+        f"{API}/search", json={"query": "What do I play?"}, headers=headers
+    )
+    assert response.status_code == 200
+    payload = response.json()
+    assert payload["query"] == "What do I play?"
+    assert payload["count"] == len(payload["results"]) == 3
+
+    limited = await search(client, headers, "What do I play?", limit=2)
+    assert len(limited) == 2
+
+    only_b = await search(client, headers, "What do I play?", filters={"session_id": "b"})
+    assert [r["memory"] for r in only_b] == ["I play chess on Tuesdays"]
+
+
+async def test_unrelated_query_finds_nothing(client: httpx.AsyncClient, user: User) -> None:
+    _, headers = user
+    await remember(client, headers, "My sister lives in Lisbon")
+    assert await search(client, headers, "quantum chromodynamics lecture") == []
+
+
+async def test_preferences_are_stored_listed_and_filtered(
+    client: httpx.AsyncClient, user: User
+) -> None:
+    _, headers = user
+    created = await client.post(
+        f"{API}/preferences",
+        json={"preference": "Prefers dark mode", "category": "UI"},
+        headers=headers,
+    )
+    assert created.status_code == 201
+    item = created.json()
+    assert item["memory"] == "Prefers dark mode"
+    assert item["metadata"] == {"type": "preference", "category": "ui"}
+    default = await client.post(
+        f"{API}/preferences", json={"preference": "Answers in English"}, headers=headers
+    )
+    assert default.json()["metadata"]["category"] == "general"
+
+    listed = (await client.get(f"{API}/preferences", headers=headers)).json()
+    assert listed["count"] == 2
+    assert {p["memory"] for p in listed["results"]} == {"Prefers dark mode", "Answers in English"}
+
+    ui_only = (
+        await client.get(f"{API}/preferences", params={"category": "ui"}, headers=headers)
+    ).json()
+    assert [p["memory"] for p in ui_only["results"]] == ["Prefers dark mode"]
+
+
+async def test_preferences_exclude_conversation_memories(
+    client: httpx.AsyncClient, user: User
+) -> None:
+    _, headers = user
+    await remember(client, headers, "I drive a blue bicycle")
+    listed = (await client.get(f"{API}/preferences", headers=headers)).json()
+    assert listed == {"results": [], "count": 0}
+
+
+async def test_summary_counts_preferences_and_recent(client: httpx.AsyncClient, user: User) -> None:
+    user_id, headers = user
+    await remember(client, headers, "I work as a nurse in Porto")
+    for preference, category in [
+        ("Likes jazz", "music"),
+        ("Likes techno", "music"),
+        ("Window seat", "travel"),
+    ]:
+        response = await client.post(
+            f"{API}/preferences",
+            json={"preference": preference, "category": category},
+            headers=headers,
+        )
+        assert response.status_code == 201
+
+    response = await client.get(f"{API}/summary", headers=headers)
+    assert response.status_code == 200
+    payload = response.json()
+    assert payload["user_id"] == user_id
+    summary = payload["summary"]
+    assert summary["total_memories"] == 4
+    assert sorted(summary["preferences"]["music"]) == ["Likes jazz", "Likes techno"]
+    assert summary["preferences"]["travel"] == ["Window seat"]
+    recent = [m["memory"] for m in summary["recent_memories"]]
+    assert recent[0] == "Window seat"
+    assert "I work as a nurse in Porto" in recent
+
+
+async def test_summary_of_a_new_user_is_empty(client: httpx.AsyncClient, user: User) -> None:
+    user_id, headers = user
+    payload = (await client.get(f"{API}/summary", headers=headers)).json()
+    assert payload == {
+        "user_id": user_id,
+        "summary": {"total_memories": 0, "preferences": {}, "recent_memories": []},
+    }
+
+
+async def test_list_is_paginated_newest_first(client: httpx.AsyncClient, user: User) -> None:
+    _, headers = user
+    texts = [f"Fact number {word} about me" for word in ("one", "two", "three", "four", "five")]
+    for text in texts:
+        await remember(client, headers, text)
+
+    first = (await client.get(f"{API}/memories", params={"limit": 2}, headers=headers)).json()
+    assert first["total"] == 5
+    assert first["count"] == 2
+    assert (first["limit"], first["offset"]) == (2, 0)
+    assert [m["memory"] for m in first["results"]] == [texts[4], texts[3]]
+
+    last = (
+        await client.get(f"{API}/memories", params={"limit": 2, "offset": 4}, headers=headers)
+    ).json()
+    assert [m["memory"] for m in last["results"]] == [texts[0]]
+
+
+async def test_get_and_delete_one_memory(client: httpx.AsyncClient, user: User) -> None:
+    _, headers = user
+    await remember(client, headers, "My passport expires in 2031")
+    await remember(client, headers, "My cat is called Miso")
+    memories = await all_memories(client, headers)
+    target = next(m for m in memories if "passport" in m["memory"])
+
+    fetched = await client.get(f"{API}/memories/{target['id']}", headers=headers)
+    assert fetched.status_code == 200
+    assert fetched.json()["memory"] == "My passport expires in 2031"
+
+    deleted = await client.delete(f"{API}/memories/{target['id']}", headers=headers)
+    assert deleted.status_code == 204
+    assert (await client.get(f"{API}/memories/{target['id']}", headers=headers)).status_code == 404
+    assert [m["memory"] for m in await all_memories(client, headers)] == ["My cat is called Miso"]
+    assert (
+        await client.delete(f"{API}/memories/{target['id']}", headers=headers)
+    ).status_code == 404
+
+
+async def test_forget_me_deletes_everything(
+    client: httpx.AsyncClient, new_user: Callable[[], User]
+) -> None:
+    _, headers = new_user()
+    await remember(client, headers, "I live in Berlin", "I have two kids")
+    await client.post(f"{API}/preferences", json={"preference": "Metric units"}, headers=headers)
+
+    response = await client.delete(f"{API}/memories", headers=headers)
+    assert response.status_code == 200
+    assert response.json() == {"deleted": 3}
+    assert await all_memories(client, headers) == []
+    assert await search(client, headers, "Where do I live?") == []
+    again = await client.delete(f"{API}/memories", headers=headers)
+    assert again.json() == {"deleted": 0}
+
+
+async def test_repeating_a_fact_does_not_duplicate_it(
+    client: httpx.AsyncClient, user: User
+) -> None:
+    _, headers = user
+    await remember(client, headers, "I speak Portuguese")
+    await remember(client, headers, "I speak Portuguese")
+    assert [m["memory"] for m in await all_memories(client, headers)] == ["I speak Portuguese"]
+
+
+async def test_openapi_documents_the_api(client: httpx.AsyncClient) -> None:
+    spec = (await client.get("/openapi.json")).json()
+    paths = set(spec["paths"])
+    assert {
+        "/healthz",
+        "/readyz",
+        f"{API}/conversation",
+        f"{API}/search",
+        f"{API}/summary",
+        f"{API}/preferences",
+        f"{API}/memories",
+        f"{API}/memories/{{memory_id}}",
+    } <= paths
