@@ -1,5 +1,6 @@
 """Every route's happy path, over HTTP against the real mem0 pipeline."""
 
+import asyncio
 from collections.abc import Callable
 
 import httpx
@@ -226,3 +227,17 @@ async def test_openapi_documents_the_api(client: httpx.AsyncClient) -> None:
         f"{API}/memories",
         f"{API}/memories/{{memory_id}}",
     } <= paths
+
+
+async def test_concurrent_writes_for_one_user_do_not_duplicate(
+    client: httpx.AsyncClient, user: User
+) -> None:
+    _, headers = user
+    body = {"messages": [{"role": "user", "content": "My locker code is on a green card"}]}
+    responses = await asyncio.gather(
+        *(client.post(f"{API}/conversation", json=body, headers=headers) for _ in range(5))
+    )
+    assert [r.status_code for r in responses] == [202] * 5
+    assert [m["memory"] for m in await all_memories(client, headers)] == [
+        "My locker code is on a green card"
+    ]
