@@ -20,6 +20,7 @@ import json
 import os
 import shutil
 import subprocess
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -120,16 +121,25 @@ def tool_env() -> dict[str, str]:
 
 
 def run_tool(cmd: list[str], cwd: Path, timeout: int = TOOL_TIMEOUT) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        cmd,
-        cwd=cwd,
-        env=tool_env(),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-        stdin=subprocess.DEVNULL,
-    )
+    """Run `cmd` in a render with its own TMPDIR.
+
+    A private TMPDIR keeps the rendered suite's pytest temp dirs (and their cleanup of
+    old `pytest-N` dirs) away from this run's, and concurrent renders away from each other.
+    """
+    tmpdir = tempfile.mkdtemp(prefix="tpl-tool-")
+    try:
+        return subprocess.run(
+            cmd,
+            cwd=cwd,
+            env={**tool_env(), "TMPDIR": tmpdir},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+            stdin=subprocess.DEVNULL,
+        )
+    finally:
+        shutil.rmtree(tmpdir, ignore_errors=True)
 
 
 def tail(text: str, lines: int = 60) -> str:

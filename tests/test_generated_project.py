@@ -35,10 +35,12 @@ def _cases(*markers: pytest.MarkDecorator) -> list[pytest.param]:
 def test_lint_and_types(render_name: str, check: str, synced_project: SyncedFn) -> None:
     project = synced_project(render_name)
     result = run_tool(CHECKS[check], project.path)
-    assert result.returncode == 0, (
-        f"`{' '.join(CHECKS[check])}` failed in the {render_name} render "
-        f"(exit {result.returncode}):\n{tail(result.stdout + result.stderr)}"
-    )
+    if result.returncode != 0:
+        pytest.fail(
+            f"`{' '.join(CHECKS[check])}` failed in the {render_name} render "
+            f"(exit {result.returncode}):\n{tail(result.stdout + result.stderr)}",
+            pytrace=False,
+        )
 
 
 @pytest.mark.slow
@@ -47,7 +49,9 @@ def test_generated_suite_passes(render_name: str, synced_project: SyncedFn) -> N
     project = synced_project(render_name)
     cmd = ["uv", "run", "pytest", "-q", "-p", "no:cacheprovider"]
     result = run_tool(cmd, project.path)
-    assert result.returncode == 0, (
-        f"the generated test suite failed in the {render_name} render "
-        f"(exit {result.returncode}):\n{tail(result.stdout + result.stderr)}"
-    )
+    if result.returncode != 0:
+        pytest.fail(
+            f"the generated test suite failed in the {render_name} render "
+            f"(exit {result.returncode}):\n{tail(result.stdout + result.stderr, 120)}",
+            pytrace=False,
+        )
