@@ -46,6 +46,17 @@ RENDERS: dict[str, dict[str, Any]] = {
     "default": {},
     "acme": {"project_name": "Acme Recall"},
     "ollama": {"model_provider": "ollama"},
+    "py313": {"python_version": "3.13"},
+    # Answers with characters that break naive templating: quotes, backslashes, non-ASCII,
+    # a description longer than a line.
+    "quirky": {
+        "project_name": 'Bob\'s "Recall" Service',
+        "description": (
+            'Remembers "things" for O\'Brien, with a backslash \\ and a check mark \u2713, '
+            "in a sentence long enough that it has to be wrapped where it lands in code."
+        ),
+        "author_name": "Zoë O'Brien",
+    },
 }
 
 # Directories created by tools inside a render; never part of the rendered tree.

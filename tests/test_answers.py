@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import tomllib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import copier
 import pytest
+import yaml
 from conftest import RENDERS, Rendered
 
 RenderFn = Callable[[dict[str, Any]], Rendered]
@@ -45,6 +47,27 @@ def test_ollama_provider(render: RenderFn) -> None:
     assert "ollama_base_url" in settings
     assert "openai_api_key" not in settings
     assert "ollama_base_url" in (package / "memory" / "backend.py").read_text()
+
+
+@pytest.mark.parametrize(
+    ("version", "matrix"),
+    [("3.11", ["3.11", "3.12", "3.13"]), ("3.13", ["3.13"])],
+)
+def test_python_version(version: str, matrix: list[str], render: RenderFn) -> None:
+    project = render(RENDERS["default"] if version == "3.11" else RENDERS["py313"])
+    with (project.path / "pyproject.toml").open("rb") as handle:
+        pyproject = tomllib.load(handle)
+    assert pyproject["project"]["requires-python"] == f">={version}"
+    assert pyproject["tool"]["ruff"]["target-version"] == "py" + version.replace(".", "")
+    assert pyproject["tool"]["mypy"]["python_version"] == version
+    assert f"FROM python:{version}-slim" in (project.path / "Dockerfile").read_text()
+    workflow = yaml.safe_load((project.path / ".github" / "workflows" / "ci.yml").read_text())
+    versions = [
+        job["strategy"]["matrix"]["python-version"]
+        for job in workflow["jobs"].values()
+        if "python-version" in job.get("strategy", {}).get("matrix", {})
+    ]
+    assert versions == [matrix], f"CI matrix for python_version={version}: {versions}"
 
 
 @pytest.mark.parametrize(

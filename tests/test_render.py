@@ -71,7 +71,7 @@ def leftover_jinja(line: str, variables: set[str]) -> bool:
         _is_jinja_expression(match["body"], variables) for match in JINJA_EXPRESSION.finditer(line)
     )
 
-STATIC_RENDERS = ["default", "acme", "ollama"]
+STATIC_RENDERS = list(RENDERS)
 
 
 @pytest.fixture(scope="module", params=STATIC_RENDERS)
