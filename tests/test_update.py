@@ -80,5 +80,11 @@ def test_update_keeps_edits_and_applies_changes(tmp_path: Path) -> None:
     settings = (project / slug / "settings.py").read_text()
     assert "ollama_base_url" in settings
     assert "openai_api_key" not in settings
-    conflicts = sorted(str(path.relative_to(project)) for path in project.rglob("*.rej"))
-    assert not conflicts, f"the update left conflicts: {conflicts}"
+    conflicts = sorted(
+        str(path.relative_to(project))
+        for path in project.rglob("*")
+        if ".git" not in path.relative_to(project).parts
+        and path.is_file()
+        and (path.suffix == ".rej" or "\n<<<<<<< " in "\n" + path.read_text(errors="replace"))
+    )
+    assert not conflicts, f"the update left conflicts in: {conflicts}"
