@@ -8,6 +8,7 @@ import pytest
 from fastapi import FastAPI
 
 from tests.helpers import API, all_memories, remember
+from tests.store import records_of
 
 pytestmark = pytest.mark.anyio
 
@@ -20,23 +21,6 @@ def _history_rows(db_path: str) -> list[tuple[Any, ...]]:
         history = db.execute("SELECT memory_id, old_memory, new_memory FROM history").fetchall()
         messages = db.execute("SELECT session_scope, content FROM messages").fetchall()
     return history + messages
-
-
-def _points_of(app: FastAPI, user_id: str) -> list[Any]:
-    from qdrant_client import models
-
-    qdrant = app.state.memory_service._backend._qdrant
-    points: list[Any] = []
-    for collection in qdrant.get_collections().collections:
-        found, _ = qdrant.scroll(
-            collection_name=collection.name,
-            scroll_filter=models.Filter(
-                must=[models.FieldCondition(key="user_id", match=models.MatchValue(value=user_id))]
-            ),
-            limit=1000,
-        )
-        points.extend(found)
-    return points
 
 
 async def test_forget_user_purges_vectors_history_and_messages(
@@ -57,18 +41,18 @@ async def test_forget_user_purges_vectors_history_and_messages(
 
     db_path = str(app.state.memory_service._backend._memory.config.history_db_path)
     assert any(SECRET in str(row).lower() for row in _history_rows(db_path))
-    assert _points_of(app, user_id)
+    assert records_of(app, user_id)
 
     response = await client.delete(f"{API}/memories", headers=headers)
     assert response.json() == {"deleted": 3}
 
-    assert _points_of(app, user_id) == []
+    assert records_of(app, user_id) == []
     rows = _history_rows(db_path)
     assert not any(SECRET in str(row).lower() for row in rows)
     assert not any(row[0] in memory_ids for row in rows)
     assert not any(user_id in str(row[0]) for row in rows)
     # The other user's data is untouched.
-    assert _points_of(app, other_id)
+    assert records_of(app, other_id)
     assert any("shellfish" in str(row) for row in rows)
 
 
