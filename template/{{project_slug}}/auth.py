@@ -7,7 +7,7 @@ import jwt
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from .settings import Settings, get_settings
+from .settings import AuthSettings, Settings, get_settings
 
 ALGORITHM = "HS256"
 MAX_SUBJECT_LENGTH = 128
@@ -25,7 +25,7 @@ def _unauthorized(detail: str) -> HTTPException:
     )
 
 
-def decode_user_id(token: str, settings: Settings) -> str:
+def decode_user_id(token: str, settings: AuthSettings) -> str:
     """Validate the token and return its subject, or raise a 401 that says what is wrong."""
     try:
         claims = jwt.decode(
