@@ -46,6 +46,8 @@ RENDERS: dict[str, dict[str, Any]] = {
     "default": {},
     "acme": {"project_name": "Acme Recall"},
     "ollama": {"model_provider": "ollama"},
+    "chroma": {"memory_mode": "chroma"},
+    "pinecone": {"memory_mode": "pinecone"},
     "py313": {"python_version": "3.13"},
     # Answers with characters that break naive templating: quotes, backslashes, non-ASCII,
     # a description longer than a line.

@@ -15,8 +15,17 @@ from conftest import RENDERS, Rendered
 RenderFn = Callable[[dict[str, Any]], Rendered]
 
 # memory_mode choices that copier.yml lists but this release must refuse. When a mode ships,
-# move it out of this list and add a render of it to RENDERS in conftest.py.
-UNSHIPPED_MODES = ["hosted", "pinecone", "chroma"]
+# move it to SHIPPED_MODES and add a render of it to RENDERS in conftest.py.
+UNSHIPPED_MODES = ["hosted"]
+SHIPPED_MODES = ["qdrant", "chroma", "pinecone"]
+
+# Files that only some modes render (paths relative to the project).
+MODE_FILES = {
+    "compose.yaml": {"qdrant", "chroma"},
+    "tests/chroma_server.py": {"chroma"},
+    "tests/fakes/pinecone_server.py": {"pinecone"},
+    "tests/test_fake_pinecone.py": {"pinecone"},
+}
 
 
 def test_project_name_derives_slug(render: RenderFn) -> None:
@@ -51,6 +60,16 @@ def test_ollama_provider(render: RenderFn) -> None:
     assert "ollama_base_url" in settings
     assert "openai_api_key" not in settings
     assert "ollama_base_url" in (package / "memory" / "backend.py").read_text()
+
+
+@pytest.mark.parametrize("mode", SHIPPED_MODES)
+def test_memory_mode_files(mode: str, render: RenderFn) -> None:
+    project = render(RENDERS["default"] if mode == "qdrant" else RENDERS[mode])
+    assert project.answers["memory_mode"] == mode
+    assert (project.path / project.slug / "memory" / "backend.py").is_file()
+    for name, modes in MODE_FILES.items():
+        exists = (project.path / name).exists()
+        assert exists == (mode in modes), f"{name} {'is' if exists else 'is not'} rendered for {mode}"
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,7 @@ from conftest import Rendered, run_tool, tail
 SyncedFn = Callable[[str], Rendered]
 
 # Renders whose generated suite runs; every one of them is also linted and type-checked.
-SUITE_RENDERS = ["default", "ollama"]
+SUITE_RENDERS = ["default", "ollama", "chroma", "pinecone"]
 # Renders that are only linted and type-checked: odd answers must still give clean code.
 LINT_RENDERS = [*SUITE_RENDERS, "quirky"]
 
