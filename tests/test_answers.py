@@ -128,3 +128,16 @@ def test_validators_reject(
     assert f"question '{question}'" in str(caught.value)
     assert message in str(caught.value)
     assert not dst.exists() or not any(dst.iterdir()), "a rejected answer still rendered files"
+
+
+def test_unknown_memory_mode_is_not_a_choice(template_snapshot: Path, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="Invalid choice for 'memory_mode'"):
+        copier.run_copy(
+            str(template_snapshot),
+            tmp_path / "render",
+            data={"memory_mode": "weaviate"},
+            defaults=True,
+            unsafe=False,
+            quiet=True,
+            settings=copier.Settings(),
+        )
