@@ -21,9 +21,7 @@ import hashlib
 import json
 import math
 import re
-import socket
 import struct
-import threading
 import time
 from collections import Counter
 from typing import Any
@@ -32,6 +30,8 @@ import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+
+from tests.fakes.loopback import LoopbackServer
 
 DEFAULT_DIMS = 1536
 _WORD = re.compile(r"[a-z0-9]+")
@@ -196,23 +196,15 @@ def create_fake_app(dims: int = DEFAULT_DIMS) -> FastAPI:
     return app
 
 
-class FakeModelServer:
+class FakeModelServer(LoopbackServer):
     """Runs the fake on a free loopback port in a background thread (for tests)."""
 
     def __init__(self, dims: int = DEFAULT_DIMS, host: str = "127.0.0.1") -> None:
-        self.app = create_fake_app(dims)
-        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._socket.bind((host, 0))
-        self.host, self.port = self._socket.getsockname()[:2]
-        self._server = uvicorn.Server(uvicorn.Config(self.app, log_level="warning", lifespan="off"))
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [self._socket]}, daemon=True
-        )
+        super().__init__(create_fake_app(dims), host)
 
     @property
     def base_url(self) -> str:
-        return f"http://{self.host}:{self.port}/v1"
+        return f"{self.origin}/v1"
 
     @property
     def state(self) -> FakeState:
@@ -223,20 +215,6 @@ class FakeModelServer:
         self, fail: list[str] | None = None, status: int = 503, latency: float = 0.0
     ) -> None:
         self.state.faults = Faults(fail=fail or [], status=status, latency_seconds=latency)
-
-    def start(self) -> "FakeModelServer":
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if time.monotonic() > deadline or not self._thread.is_alive():
-                raise RuntimeError("the fake model server did not start")
-            time.sleep(0.01)
-        return self
-
-    def stop(self) -> None:
-        self._server.should_exit = True
-        self._thread.join(timeout=10)
-        self._socket.close()
 
 
 def main() -> None:
