@@ -3,7 +3,7 @@
 The router never touches mem0; the caller's user id comes only from `UserId` (the token).
 """
 
-import logging
+import time
 from typing import Annotated
 from uuid import UUID
 
@@ -11,6 +11,7 @@ from fastapi import APIRouter, BackgroundTasks, Depends, HTTPException, Query, R
 
 from ..auth import UserId
 from ..errors import ProviderUnavailableError
+from ..observability import operations
 from ..settings import Settings, get_settings
 from .domain import Message, MetadataValue
 from .schemas import (
@@ -27,8 +28,6 @@ from .schemas import (
     SummaryResponse,
 )
 from .service import MemoryService
-
-logger = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/api/v1/memory", tags=["memory"])
 
@@ -57,14 +56,26 @@ async def _store_conversation(
     messages: list[Message],
     metadata: dict[str, MetadataValue],
 ) -> None:
+    """The background half of POST /conversation; it logs its own outcome."""
+    log = operations.bind(operation="store_conversation", user_id=user_id)
+    started = time.perf_counter()
     try:
         stored = await service.add_conversation(user_id, messages, metadata)
     except ProviderUnavailableError as exc:
-        logger.error("conversation for user %s not stored: %s", user_id, exc)
+        log.error(
+            "conversation not stored",
+            outcome="unavailable",
+            reason=str(exc),
+            latency_ms=_ms(started),
+        )
     except Exception:
-        logger.exception("conversation for user %s not stored", user_id)
+        log.exception("conversation not stored", outcome="error", latency_ms=_ms(started))
     else:
-        logger.info("conversation for user %s stored as %d memories", user_id, len(stored))
+        log.info("conversation stored", outcome="ok", memories=len(stored), latency_ms=_ms(started))
+
+
+def _ms(started: float) -> float:
+    return round((time.perf_counter() - started) * 1000, 1)
 
 
 @router.post(
