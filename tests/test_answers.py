@@ -10,7 +10,7 @@ from typing import Any
 import copier
 import pytest
 import yaml
-from conftest import RENDERS, Rendered
+from conftest import MATRIX, RENDERS, Rendered, all_options
 
 RenderFn = Callable[[dict[str, Any]], Rendered]
 
@@ -64,7 +64,7 @@ def test_ollama_provider(render: RenderFn) -> None:
 
 @pytest.mark.parametrize("mode", SHIPPED_MODES)
 def test_memory_mode_files(mode: str, render: RenderFn) -> None:
-    project = render(RENDERS["default"] if mode == "qdrant" else RENDERS[mode])
+    project = render(MATRIX[all_options(mode, False)])
     assert project.answers["memory_mode"] == mode
     assert (project.path / project.slug / "memory" / "backend.py").is_file()
     for name, modes in MODE_FILES.items():

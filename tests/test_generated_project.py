@@ -1,7 +1,17 @@
 """Run the rendered project's own tooling the way its owner would, in a real `uv sync`ed env.
 
-Each render's tests share one xdist group, so they run in order on one worker, in one
-synced copy of the render, while another worker handles the other render.
+Every combination of the matrix (memory mode x the yes/no options) is linted and
+type-checked; for every mode, the all-off and the all-on combination also run the generated
+suite. Tools run once per distinct tree (see `tree_tool` in conftest.py): each test id below
+asserts on the result recorded for its render's tree, so combinations that render the same
+project share one run, and combinations that differ get their own.
+
+Scheduling (`--dist loadgroup`): the tests of one memory mode share an xdist group, so a
+mode's combinations run on one worker and never wait on each other's tree lock, while the
+other worker handles another mode. The lock and the results file are what make the sharing
+correct; the groups only keep the workers from waiting. The suite tests come first in this
+file, so that a group's long runs start its turn and its quick lookups end it: xdist hands a
+worker its next group when the current one is nearly done.
 """
 
 from __future__ import annotations
@@ -9,52 +19,44 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from conftest import Rendered, run_tool, tail
+from conftest import MATRIX, MEMORY_MODES, ToolResult, all_options
 
-SyncedFn = Callable[[str], Rendered]
+ToolFn = Callable[[str, str], ToolResult]
 
-# Renders whose generated suite runs; every one of them is also linted and type-checked.
-SUITE_RENDERS = ["default", "ollama", "chroma", "pinecone"]
-# Renders that are only linted and type-checked: odd answers must still give clean code.
-LINT_RENDERS = [*SUITE_RENDERS, "quirky"]
+# Renders outside the matrix that also go through the tools: Ollama's settings and backend
+# (suite too), and odd answers that must still give clean code (lint and types only).
+EXTRA_SUITE_RENDERS = ["ollama"]
+EXTRA_LINT_RENDERS = [*EXTRA_SUITE_RENDERS, "quirky"]
 
-CHECKS = {
-    "ruff-check": ["uv", "run", "ruff", "check", "."],
-    "ruff-format": ["uv", "run", "ruff", "format", "--check", "."],
-    "mypy": ["uv", "run", "mypy"],
-}
+LINT_RENDERS = [*MATRIX, *EXTRA_LINT_RENDERS]
+SUITE_RENDERS = [
+    *(all_options(mode, value) for mode in MEMORY_MODES for value in (False, True)),
+    *EXTRA_SUITE_RENDERS,
+]
+CHECKS = ["ruff-check", "ruff-format", "mypy"]
+
+
+def _group(name: str) -> str:
+    return f"mode-{MATRIX[name]['memory_mode']}" if name in MATRIX else f"render-{name}"
 
 
 def _cases(names: list[str]) -> list[pytest.param]:
-    return [
-        pytest.param(name, marks=pytest.mark.xdist_group(f"render-{name}"), id=name)
-        for name in names
-    ]
+    return [pytest.param(name, marks=pytest.mark.xdist_group(_group(name)), id=name) for name in names]
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("check", list(CHECKS))
-@pytest.mark.parametrize("render_name", _cases(LINT_RENDERS))
-def test_lint_and_types(render_name: str, check: str, synced_project: SyncedFn) -> None:
-    project = synced_project(render_name)
-    result = run_tool(CHECKS[check], project.path)
-    if result.returncode != 0:
-        pytest.fail(
-            f"`{' '.join(CHECKS[check])}` failed in the {render_name} render "
-            f"(exit {result.returncode}):\n{tail(result.stdout + result.stderr)}",
-            pytrace=False,
-        )
+def _assert_ok(result: ToolResult, render_name: str) -> None:
+    if not result.ok:
+        pytest.fail(result.describe(render_name), pytrace=False)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("render_name", _cases(SUITE_RENDERS))
-def test_generated_suite_passes(render_name: str, synced_project: SyncedFn) -> None:
-    project = synced_project(render_name)
-    cmd = ["uv", "run", "pytest", "-q", "-p", "no:cacheprovider"]
-    result = run_tool(cmd, project.path)
-    if result.returncode != 0:
-        pytest.fail(
-            f"the generated test suite failed in the {render_name} render "
-            f"(exit {result.returncode}):\n{tail(result.stdout + result.stderr, 120)}",
-            pytrace=False,
-        )
+def test_generated_suite_passes(render_name: str, tree_tool: ToolFn) -> None:
+    _assert_ok(tree_tool(render_name, "suite"), render_name)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("check", CHECKS)
+@pytest.mark.parametrize("render_name", _cases(LINT_RENDERS))
+def test_lint_and_types(render_name: str, check: str, tree_tool: ToolFn) -> None:
+    _assert_ok(tree_tool(render_name, check), render_name)

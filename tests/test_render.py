@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import RENDERS, TEMPLATE_ROOT, Rendered
+from conftest import MATRIX, RENDERS, TEMPLATE_ROOT, Rendered
 
 EXPECTED_FILES = [
     ".copier-answers.yml",
@@ -36,8 +36,20 @@ EXPECTED_FILES = [
     "tests/fakes/model_server.py",
 ]
 
-# Options whose contents ship in later releases must not leave files behind yet.
-ABSENT_BY_DEFAULT = ["{slug}/memory/cache.py", "{slug}/chat", "examples"]
+# Files the yes/no options render: each path exists exactly when one of its options is on.
+OPTION_FILES = {
+    "{slug}/memory/cache.py": {"include_cache"},
+    "tests/test_cache.py": {"include_cache"},
+    "{slug}/ratelimit.py": {"include_rate_limit"},
+    "tests/test_rate_limit.py": {"include_rate_limit"},
+    "tests/redis_server.py": {"include_cache", "include_rate_limit"},
+}
+# Files of an option whose contents have not shipped yet (DESIGN.md): absent while it is off.
+UNSHIPPED_OPTION_FILES = {
+    "{slug}/chat": "include_examples",
+    "examples": "include_examples",
+}
+ABSENT_BY_DEFAULT = [*OPTION_FILES, *UNSHIPPED_OPTION_FILES]
 
 # Leftover Jinja. Statement and comment delimiters never belong in a rendered file
 # (`${#var}` is bash, not a Jinja comment). Bare `{{`/`}}` do: Python f-strings escape braces
@@ -101,6 +113,21 @@ def test_default_tree(default_project: Rendered) -> None:
         if (default_project.path / name.format(slug=slug)).exists()
     ]
     assert not present, f"files of options that are off were rendered: {present}"
+
+
+@pytest.mark.parametrize("name", list(MATRIX))
+def test_option_files(name: str, render: Callable[[dict[str, Any]], Rendered]) -> None:
+    project = render(MATRIX[name])
+    answers = MATRIX[name]
+    wrong = []
+    for path, options in OPTION_FILES.items():
+        exists = (project.path / path.format(slug=project.slug)).exists()
+        if exists != any(answers[option] for option in options):
+            wrong.append(f"{path} {'is' if exists else 'is not'} rendered")
+    for path, option in UNSHIPPED_OPTION_FILES.items():
+        if not answers[option] and (project.path / path.format(slug=project.slug)).exists():
+            wrong.append(f"{path} is rendered with {option} off")
+    assert not wrong, f"{name}: " + "; ".join(wrong)
 
 
 def test_no_template_files_leak(project: Rendered) -> None:
