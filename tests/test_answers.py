@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
@@ -10,14 +11,15 @@ from typing import Any
 import copier
 import pytest
 import yaml
-from conftest import MATRIX, RENDERS, Rendered, all_options
+from conftest import ANSWERS_FILE, MATRIX, RENDERS, Rendered
 
 RenderFn = Callable[[dict[str, Any]], Rendered]
 
-# memory_mode choices that copier.yml lists but this release must refuse. When a mode ships,
-# move it to SHIPPED_MODES and add a render of it to RENDERS in conftest.py.
-UNSHIPPED_MODES = ["hosted"]
-SHIPPED_MODES = ["qdrant", "chroma", "pinecone"]
+# memory_mode choices that copier.yml lists but this release must refuse (none today). When a
+# mode ships, move it to SHIPPED_MODES (conftest.MEMORY_MODES puts it in the render matrix).
+UNSHIPPED_MODES: list[str] = []
+SHIPPED_MODES = ["qdrant", "chroma", "pinecone", "hosted"]
+SELF_HOSTED = {"qdrant", "chroma", "pinecone"}
 
 # Files that only some modes render (paths relative to the project).
 MODE_FILES = {
@@ -25,8 +27,43 @@ MODE_FILES = {
     "tests/chroma_server.py": {"chroma"},
     "tests/fakes/pinecone_server.py": {"pinecone"},
     "tests/test_fake_pinecone.py": {"pinecone"},
+    "tests/fakes/mem0_platform.py": {"hosted"},
+    "tests/test_fake_mem0_platform.py": {"hosted"},
+    "tests/test_platform_failure.py": {"hosted"},
+    "tests/store.py": SELF_HOSTED,
+    "tests/test_provider_failure.py": SELF_HOSTED,
+    "tests/test_readiness.py": SELF_HOSTED,
 }
 
+# What each memory mode, and only that mode, brings into a render:
+# - env: its settings, as variable names in .env.example (and, lowercased, in settings.py);
+# - deps: its distributions in pyproject.toml's [project] dependencies;
+# - words: strings that must not appear in any file of another mode's render
+#   (case-insensitive; .copier-answers.yml, which lists the choice, aside).
+MODE_MARKERS: dict[str, dict[str, list[str]]] = {
+    "qdrant": {"env": ["QDRANT_URL", "QDRANT_API_KEY", "QDRANT_COLLECTION"], "deps": ["qdrant-client"],
+               "words": ["qdrant"]},
+    "chroma": {"env": ["CHROMA_HOST", "CHROMA_PORT", "CHROMA_COLLECTION"], "deps": ["chromadb"],
+               "words": ["chroma"]},
+    "pinecone": {"env": ["PINECONE_API_KEY", "PINECONE_INDEX", "PINECONE_HOST"], "deps": ["pinecone"],
+                 "words": ["pinecone"]},
+    "hosted": {"env": ["MEM0_API_KEY", "MEM0_HOST"], "deps": [],
+               "words": ["MEM0_API_KEY", "AsyncMemoryClient", "Mem0 Platform"]},
+}
+# What each yes/no option brings (its settings in .env.example, its dependencies); a render has
+# them exactly when one of the listed options is on. REDIS_URL and redis serve both the cache
+# and the rate limits.
+OPTION_MARKERS: dict[str, dict[str, Any]] = {
+    "include_cache": {"env": ["MEMORY_CACHE_TTL_SECONDS", "MEMORY_CACHE_MAX_ENTRIES"], "deps": []},
+    "include_rate_limit": {
+        "env": ["RATE_LIMIT_SEARCH", "RATE_LIMIT_WRITES", "RATE_LIMIT_READS"],
+        "deps": ["limits"],
+    },
+    "include_cache|include_rate_limit": {"env": ["REDIS_URL"], "deps": ["redis"]},
+}
+# The model provider's settings and dependency: every self-hosted mode has them, hosted none.
+MODEL_PROVIDER_ENV = ["OPENAI_", "OLLAMA_"]
+MODEL_PROVIDER_DEPS = ["openai"]
 
 def test_project_name_derives_slug(render: RenderFn) -> None:
     project = render(RENDERS["acme"])
@@ -62,14 +99,117 @@ def test_ollama_provider(render: RenderFn) -> None:
     assert "ollama_base_url" in (package / "memory" / "backend.py").read_text()
 
 
+def test_every_mode_is_shipped_or_refused() -> None:
+    config = yaml.safe_load((Path(__file__).resolve().parent.parent / "copier.yml").read_text())
+    choices = set(config["memory_mode"]["choices"].values())
+    assert choices == set(SHIPPED_MODES) | set(UNSHIPPED_MODES)
+    assert not set(SHIPPED_MODES) & set(UNSHIPPED_MODES)
+    assert set(MODE_MARKERS) == set(SHIPPED_MODES)
+
+
+def _mode_renders(mode: str, render: RenderFn) -> list[tuple[str, Rendered]]:
+    """Every matrix combination of `mode` (the options must not change what the mode renders)."""
+    return [(name, render(data)) for name, data in MATRIX.items() if data["memory_mode"] == mode]
+
+
+def _dependencies(project: Rendered) -> set[str]:
+    with (project.path / "pyproject.toml").open("rb") as handle:
+        pyproject = tomllib.load(handle)
+    return {
+        re.split(r"[\s\[<>=!~;]", requirement, maxsplit=1)[0].lower()
+        for requirement in pyproject["project"]["dependencies"]
+    }
+
+
+def _text_files(project: Rendered) -> list[tuple[str, str]]:
+    files = []
+    for path in project.files():
+        rel = path.relative_to(project.path).as_posix()
+        if rel == ANSWERS_FILE:
+            continue
+        try:
+            files.append((rel, path.read_text(encoding="utf-8")))
+        except UnicodeDecodeError:
+            continue
+    return files
+
+
 @pytest.mark.parametrize("mode", SHIPPED_MODES)
 def test_memory_mode_files(mode: str, render: RenderFn) -> None:
-    project = render(MATRIX[all_options(mode, False)])
-    assert project.answers["memory_mode"] == mode
-    assert (project.path / project.slug / "memory" / "backend.py").is_file()
-    for name, modes in MODE_FILES.items():
-        exists = (project.path / name).exists()
-        assert exists == (mode in modes), f"{name} {'is' if exists else 'is not'} rendered for {mode}"
+    for name, project in _mode_renders(mode, render):
+        assert project.answers["memory_mode"] == mode
+        assert (project.path / project.slug / "memory" / "backend.py").is_file()
+        for path, modes in MODE_FILES.items():
+            exists = (project.path / path).exists()
+            verb = "is" if exists else "is not"
+            assert exists == (mode in modes), f"{path} {verb} rendered in {name}"
+
+
+@pytest.mark.parametrize("mode", SHIPPED_MODES)
+def test_memory_mode_brings_only_its_own_settings_and_dependencies(mode: str, render: RenderFn) -> None:
+    own = MODE_MARKERS[mode]
+    others = {other: markers for other, markers in MODE_MARKERS.items() if other != mode}
+    problems = []
+    for name, project in _mode_renders(mode, render):
+        env_example = (project.path / ".env.example").read_text()
+        settings = (project.path / project.slug / "settings.py").read_text()
+        dependencies = _dependencies(project)
+        for variable in own["env"]:
+            if variable not in env_example:
+                problems.append(f"{name}: .env.example does not document {variable}")
+            if variable.lower() not in settings:
+                problems.append(f"{name}: settings.py has no {variable.lower()} setting")
+        problems += [
+            f"{name}: pyproject.toml does not depend on {dep}"
+            for dep in own["deps"]
+            if dep not in dependencies
+        ]
+        for other, markers in others.items():
+            problems += [
+                f"{name}: pyproject.toml depends on {dep} ({other} mode)"
+                for dep in markers["deps"]
+                if dep in dependencies
+            ]
+            for rel, text in _text_files(project):
+                for marker in [*markers["env"], *markers["words"]]:
+                    if marker.lower() in text.lower():
+                        problems.append(f"{name}: {rel} mentions {marker!r} ({other} mode)")
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("mode", SHIPPED_MODES)
+def test_model_provider_only_for_self_hosted_modes(mode: str, render: RenderFn) -> None:
+    problems = []
+    for name, project in _mode_renders(mode, render):
+        answers = project.answers
+        files = {
+            rel: (project.path / rel).read_text()
+            for rel in [".env.example", f"{project.slug}/settings.py", "README.md",
+                        f"{project.slug}/memory/backend.py"]
+        }
+        dependencies = _dependencies(project)
+        if mode in SELF_HOSTED:
+            if answers.get("model_provider") != "openai":
+                provider = answers.get("model_provider")
+                problems.append(f"{name}: model_provider is {provider!r} in the answers")
+            problems += [f"{name}: no OPENAI_API_KEY in {rel}" for rel in [".env.example", "README.md"]
+                         if "OPENAI_API_KEY" not in files[rel]]
+            problems += [
+                f"{name}: no {dep} dependency" for dep in MODEL_PROVIDER_DEPS if dep not in dependencies
+            ]
+        else:
+            if "model_provider" in answers:
+                problems.append(f"{name}: the answers file records model_provider")
+            problems += [
+                f"{name}: {rel} mentions {prefix}"
+                for rel, text in files.items()
+                for prefix in MODEL_PROVIDER_ENV
+                if prefix in text or prefix.lower() in text
+            ]
+            problems += [
+                f"{name}: depends on {dep}" for dep in MODEL_PROVIDER_DEPS if dep in dependencies
+            ]
+    assert not problems, "\n".join(problems)
 
 
 @pytest.mark.parametrize(
@@ -141,3 +281,24 @@ def test_unknown_memory_mode_is_not_a_choice(template_snapshot: Path, tmp_path: 
             quiet=True,
             settings=copier.Settings(),
         )
+
+
+@pytest.mark.parametrize("options", list(OPTION_MARKERS))
+def test_options_bring_their_settings_and_dependencies(options: str, render: RenderFn) -> None:
+    markers = OPTION_MARKERS[options]
+    problems = []
+    for name, data in MATRIX.items():
+        project = render(data)
+        wanted = any(data[option] for option in options.split("|"))
+        env_example = (project.path / ".env.example").read_text()
+        settings = (project.path / project.slug / "settings.py").read_text()
+        dependencies = _dependencies(project)
+        for variable in markers["env"]:
+            for where, text, marker in [(".env.example", env_example, variable),
+                                        ("settings.py", settings, variable.lower())]:
+                if (marker in text) != wanted:
+                    problems.append(f"{name}: {where} {'lacks' if wanted else 'has'} {marker}")
+        for dep in markers["deps"]:
+            if (dep in dependencies) != wanted:
+                problems.append(f"{name}: pyproject.toml {'lacks' if wanted else 'has'} {dep}")
+    assert not problems, "\n".join(problems)
