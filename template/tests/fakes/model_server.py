@@ -11,7 +11,7 @@ Run it on its own to try the service without API keys:
 
     uv run python -m tests.fakes.model_server --port 8089
 
-then set OPENAI_BASE_URL=http://127.0.0.1:8089/v1 (and any OPENAI_API_KEY) in `.env`.
+then point the service's model base URL at http://127.0.0.1:8089/v1 (README: "Try it offline").
 """
 
 import argparse
