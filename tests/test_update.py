@@ -6,8 +6,9 @@ from pathlib import Path
 
 import copier
 import plumbum
+import pytest
 import yaml
-from conftest import GIT_IDENTITY, copy_template_tree, git
+from conftest import GIT_IDENTITY, copy_template_tree, git, run_tool, tail
 
 TEMPLATE_CHANGE = "Template release 0.2.0 added this line."
 USER_EDIT = "# A local change the project's owner made after rendering."
@@ -88,3 +89,69 @@ def test_update_keeps_edits_and_applies_changes(tmp_path: Path) -> None:
         and (path.suffix == ".rej" or "\n<<<<<<< " in "\n" + path.read_text(errors="replace"))
     )
     assert not conflicts, f"the update left conflicts in: {conflicts}"
+
+
+OPTION_FILES = {
+    "include_cache": ["{slug}/memory/cache.py", "tests/test_cache.py"],
+    "include_rate_limit": ["{slug}/ratelimit.py", "tests/test_rate_limit.py"],
+}
+OPTION_DEPENDENCIES = {"include_cache": "redis>=", "include_rate_limit": "limits>="}
+
+
+def _assert_options(project: Path, slug: str, on: bool) -> None:
+    pyproject = (project / "pyproject.toml").read_text()
+    for option, files in OPTION_FILES.items():
+        for pattern in files:
+            path = project / pattern.format(slug=slug)
+            assert path.exists() == on, f"{path.name} {'missing' if on else 'left behind'}"
+        assert (OPTION_DEPENDENCIES[option] in pyproject) == on, f"{option} dependency"
+    assert (project / "tests" / "redis_server.py").exists() == on
+
+
+def _suite_passes(project: Path) -> None:
+    for cmd in (["uv", "sync"], ["uv", "run", "pytest", "-q", "-p", "no:cacheprovider"]):
+        result = run_tool(cmd, project)
+        assert result.returncode == 0, f"{' '.join(cmd)} failed:\n{tail(result.stdout + result.stderr)}"
+
+
+@pytest.mark.slow
+def test_update_turns_options_on_and_off(tmp_path: Path) -> None:
+    """Options toggled through `copier update` add and remove their files and dependencies."""
+    template = copy_template_tree(tmp_path / "template-repo")
+    _init_repo(template)
+    _commit_all(template, "template 0.1.0")
+    git(template, "tag", "v0.1.0")
+    options_on = dict.fromkeys(OPTION_FILES, True)
+    options_off = dict.fromkeys(OPTION_FILES, False)
+
+    with plumbum.local.env(**GIT_IDENTITY, GIT_CONFIG_NOSYSTEM="1"):
+        project = tmp_path / "project"
+        copier.run_copy(
+            str(template),
+            project,
+            data=options_off,
+            defaults=True,
+            unsafe=False,
+            quiet=True,
+            vcs_ref="v0.1.0",
+            settings=copier.Settings(),
+        )
+        slug = yaml.safe_load((project / ".copier-answers.yml").read_text())["project_slug"]
+        _init_repo(project)
+        _commit_all(project, "render without options")
+        _assert_options(project, slug, on=False)
+
+        for data, on in ((options_on, True), (options_off, False)):
+            copier.run_update(
+                project,
+                data=data,
+                defaults=True,
+                overwrite=True,
+                unsafe=False,
+                quiet=True,
+                vcs_ref="v0.1.0",
+                settings=copier.Settings(),
+            )
+            _assert_options(project, slug, on=on)
+            _suite_passes(project)
+            _commit_all(project, f"options {'on' if on else 'off'}")
