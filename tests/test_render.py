@@ -43,13 +43,11 @@ OPTION_FILES = {
     "{slug}/ratelimit.py": {"include_rate_limit"},
     "tests/test_rate_limit.py": {"include_rate_limit"},
     "tests/redis_server.py": {"include_cache", "include_rate_limit"},
+    "{slug}/chat": {"include_examples"},
+    "examples": {"include_examples"},
+    "tests/test_examples.py": {"include_examples"},
 }
-# Files of an option whose contents have not shipped yet (DESIGN.md): absent while it is off.
-UNSHIPPED_OPTION_FILES = {
-    "{slug}/chat": "include_examples",
-    "examples": "include_examples",
-}
-ABSENT_BY_DEFAULT = [*OPTION_FILES, *UNSHIPPED_OPTION_FILES]
+ABSENT_BY_DEFAULT = list(OPTION_FILES)
 
 # Leftover Jinja. Statement and comment delimiters never belong in a rendered file
 # (`${#var}` is bash, not a Jinja comment). Bare `{{`/`}}` do: Python f-strings escape braces
@@ -124,9 +122,6 @@ def test_option_files(name: str, render: Callable[[dict[str, Any]], Rendered]) -
         exists = (project.path / path.format(slug=project.slug)).exists()
         if exists != any(answers[option] for option in options):
             wrong.append(f"{path} {'is' if exists else 'is not'} rendered")
-    for path, option in UNSHIPPED_OPTION_FILES.items():
-        if not answers[option] and (project.path / path.format(slug=project.slug)).exists():
-            wrong.append(f"{path} is rendered with {option} off")
     assert not wrong, f"{name}: " + "; ".join(wrong)
 
 

@@ -1,0 +1,56 @@
+"""POST /api/v1/chat: recall, answer, remember.
+
+Each turn searches the caller's memories for the message, asks the language model with the
+best matches as context, and stores the turn (message and answer) in the background exactly
+as POST /api/v1/memory/conversation does, so a later chat can recall what was said.
+"""
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, BackgroundTasks, Depends, Request
+
+from ..auth import UserId
+from ..memory.domain import Message
+from ..memory.router import AppSettings, Service, _check_text, _store_conversation
+from ..memory.schemas import MemoryOut
+from .model import ChatModel
+from .schemas import ChatRequest, ChatResponse
+
+router = APIRouter(prefix="/api/v1", tags=["chat"])
+
+
+def get_chat_model(request: Request) -> ChatModel:
+    model: ChatModel = request.app.state.chat_model
+    return model
+
+
+Model = Annotated[ChatModel, Depends(get_chat_model)]
+
+
+@router.post(
+    "/chat", response_model=ChatResponse, summary="Chat with an assistant that remembers you"
+)
+async def chat(
+    body: ChatRequest,
+    background: BackgroundTasks,
+    user_id: UserId,
+    service: Service,
+    model: Model,
+    settings: AppSettings,
+) -> ChatResponse:
+    _check_text(body.message, settings.memory_max_message_chars, "The message")
+    memories = await service.search_memories(
+        body.message, user_id, settings.memory_search_limit_default
+    )
+    # A failing model raises ProviderUnavailableError (503) before anything is stored.
+    answer = await model.answer(body.message, [item.memory for item in memories])
+    session_id = body.session_id or uuid.uuid4().hex
+    turn: list[Message] = [
+        {"role": "user", "content": body.message},
+        {"role": "assistant", "content": answer},
+    ]
+    background.add_task(_store_conversation, service, user_id, turn, {"session_id": session_id})
+    return ChatResponse(
+        answer=answer, memories=[MemoryOut.of(item) for item in memories], session_id=session_id
+    )
