@@ -88,6 +88,11 @@ RENDERS: dict[str, dict[str, Any]] = {
             "in a sentence long enough that it has to be wrapped where it lands in code."
         ),
         "author_name": "Zoë O'Brien",
+        # The longest package name the validator allows, with every option's files.
+        "project_slug": "quirky_recall_service_of_32_char",
+        "include_cache": True,
+        "include_rate_limit": True,
+        "include_examples": True,
     },
     **MATRIX,
 }

@@ -245,6 +245,8 @@ def test_python_version(version: str, matrix: list[str], render: RenderFn) -> No
         pytest.param({"project_slug": "class"}, "is a Python keyword", id="keyword"),
         pytest.param({"project_slug": "mem0"}, "would shadow a module", id="shadows-dependency"),
         pytest.param({"project_name": "   "}, "project name cannot be empty", id="empty-name"),
+        pytest.param({"project_slug": "a" * 33}, "keep the package name to 32", id="long-slug"),
+        pytest.param({"project_name": "N" * 61}, "keep it to 60 or fewer", id="long-name"),
         pytest.param({"author_email": "nobody"}, "does not look like an email address", id="email"),
         *[
             pytest.param({"memory_mode": mode}, "not available in this version", id=mode)

@@ -45,18 +45,19 @@ def _too_large(detail: str) -> HTTPException:
     return HTTPException(status_code=status.HTTP_413_CONTENT_TOO_LARGE, detail=detail)
 
 
-def _check_text(text: str, limit: int, what: str) -> None:
+def check_text_length(text: str, limit: int, what: str) -> None:
     if len(text) > limit:
         raise _too_large(f"{what} is {len(text)} characters long; the limit is {limit}.")
 
 
-async def _store_conversation(
+async def store_conversation(
     service: MemoryService,
     user_id: str,
     messages: list[Message],
     metadata: dict[str, MetadataValue],
 ) -> None:
-    """The background half of POST /conversation; it logs its own outcome."""
+    """Store a conversation in the background (POST /conversation, the chat route) and log
+    the outcome, since nobody awaits it."""
     log = operations.bind(operation="store_conversation", user_id=user_id)
     started = time.perf_counter()
     try:
@@ -97,12 +98,12 @@ async def add_conversation(
             f"{settings.memory_max_messages}."
         )
     for index, message in enumerate(body.messages):
-        _check_text(message.content, settings.memory_max_message_chars, f"Message {index}")
+        check_text_length(message.content, settings.memory_max_message_chars, f"Message {index}")
     messages: list[Message] = [{"role": m.role, "content": m.content} for m in body.messages]
     metadata = dict(body.metadata or {})
     if body.session_id is not None:
         metadata["session_id"] = body.session_id
-    background.add_task(_store_conversation, service, user_id, messages, metadata)
+    background.add_task(store_conversation, service, user_id, messages, metadata)
     return ConversationAccepted(messages=len(messages))
 
 
@@ -110,7 +111,7 @@ async def add_conversation(
 async def search_memories(
     body: SearchRequest, user_id: UserId, service: Service, settings: AppSettings
 ) -> SearchResponse:
-    _check_text(body.query, settings.memory_max_query_chars, "The query")
+    check_text_length(body.query, settings.memory_max_query_chars, "The query")
     limit = body.limit or settings.memory_search_limit_default
     if limit > settings.memory_search_limit_max:
         raise HTTPException(
@@ -145,7 +146,7 @@ async def get_summary(user_id: UserId, service: Service) -> SummaryResponse:
 async def add_preference(
     body: PreferenceRequest, user_id: UserId, service: Service, settings: AppSettings
 ) -> MemoryOut:
-    _check_text(body.preference, settings.memory_max_preference_chars, "The preference")
+    check_text_length(body.preference, settings.memory_max_preference_chars, "The preference")
     return MemoryOut.of(await service.add_user_preference(user_id, body.preference, body.category))
 
 

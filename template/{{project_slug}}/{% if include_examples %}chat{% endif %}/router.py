@@ -12,7 +12,7 @@ from fastapi import APIRouter, BackgroundTasks, Depends, Request
 
 from ..auth import UserId
 from ..memory.domain import Message
-from ..memory.router import AppSettings, Service, _check_text, _store_conversation
+from ..memory.router import AppSettings, Service, check_text_length, store_conversation
 from ..memory.schemas import MemoryOut
 from .model import ChatModel
 from .schemas import ChatRequest, ChatResponse
@@ -39,7 +39,7 @@ async def chat(
     model: Model,
     settings: AppSettings,
 ) -> ChatResponse:
-    _check_text(body.message, settings.memory_max_message_chars, "The message")
+    check_text_length(body.message, settings.memory_max_message_chars, "The message")
     memories = await service.search_memories(
         body.message, user_id, settings.memory_search_limit_default
     )
@@ -50,7 +50,7 @@ async def chat(
         {"role": "user", "content": body.message},
         {"role": "assistant", "content": answer},
     ]
-    background.add_task(_store_conversation, service, user_id, turn, {"session_id": session_id})
+    background.add_task(store_conversation, service, user_id, turn, {"session_id": session_id})
     return ChatResponse(
         answer=answer, memories=[MemoryOut.of(item) for item in memories], session_id=session_id
     )
