@@ -23,26 +23,50 @@ def _init_repo(repo: Path) -> None:
     git(repo, "init", "-q", "-b", "main")
 
 
-def test_update_keeps_edits_and_applies_changes(tmp_path: Path) -> None:
-    # A template repository with release v0.1.0: today's working tree, committed.
+def _template_release(tmp_path: Path) -> Path:
+    """Today's template working tree as a git repository tagged v0.1.0."""
     template = copy_template_tree(tmp_path / "template-repo")
     _init_repo(template)
     _commit_all(template, "template 0.1.0")
     git(template, "tag", "v0.1.0")
+    return template
+
+
+def _copy(template: Path, project: Path, data: dict[str, bool] | None = None) -> None:
+    copier.run_copy(
+        str(template),
+        project,
+        data=data or {},
+        defaults=True,
+        unsafe=False,
+        quiet=True,
+        vcs_ref="v0.1.0",
+        settings=copier.Settings(),
+    )
+
+
+def _update(project: Path, data: dict[str, object], vcs_ref: str) -> None:
+    copier.run_update(
+        project,
+        data=data,
+        defaults=True,
+        overwrite=True,
+        unsafe=False,
+        quiet=True,
+        vcs_ref=vcs_ref,
+        settings=copier.Settings(),
+    )
+
+
+def test_update_keeps_edits_and_applies_changes(tmp_path: Path) -> None:
+    # A template repository with release v0.1.0: today's working tree, committed.
+    template = _template_release(tmp_path)
 
     # copier runs git itself (to compute the update); plumbum snapshots the environment at
     # import time, so the identity for its commits is given through plumbum, not os.environ.
     with plumbum.local.env(**GIT_IDENTITY, GIT_CONFIG_NOSYSTEM="1"):
         project = tmp_path / "project"
-        copier.run_copy(
-            str(template),
-            project,
-            defaults=True,
-            unsafe=False,
-            quiet=True,
-            vcs_ref="v0.1.0",
-            settings=copier.Settings(),
-        )
+        _copy(template, project)
         answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
         assert answers["_commit"] == "v0.1.0"
         assert answers["model_provider"] == "openai"
@@ -62,16 +86,7 @@ def test_update_keeps_edits_and_applies_changes(tmp_path: Path) -> None:
         _commit_all(template, "template 0.2.0")
         git(template, "tag", "v0.2.0")
 
-        copier.run_update(
-            project,
-            data={"model_provider": "ollama"},
-            defaults=True,
-            overwrite=True,
-            unsafe=False,
-            quiet=True,
-            vcs_ref="v0.2.0",
-            settings=copier.Settings(),
-        )
+        _update(project, {"model_provider": "ollama"}, "v0.2.0")
 
     answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
     assert answers["_commit"] == "v0.2.0"
@@ -117,41 +132,20 @@ def _suite_passes(project: Path) -> None:
 @pytest.mark.slow
 def test_update_turns_options_on_and_off(tmp_path: Path) -> None:
     """Options toggled through `copier update` add and remove their files and dependencies."""
-    template = copy_template_tree(tmp_path / "template-repo")
-    _init_repo(template)
-    _commit_all(template, "template 0.1.0")
-    git(template, "tag", "v0.1.0")
+    template = _template_release(tmp_path)
     options_on = dict.fromkeys(OPTION_FILES, True)
     options_off = dict.fromkeys(OPTION_FILES, False)
 
     with plumbum.local.env(**GIT_IDENTITY, GIT_CONFIG_NOSYSTEM="1"):
         project = tmp_path / "project"
-        copier.run_copy(
-            str(template),
-            project,
-            data=options_off,
-            defaults=True,
-            unsafe=False,
-            quiet=True,
-            vcs_ref="v0.1.0",
-            settings=copier.Settings(),
-        )
+        _copy(template, project, options_off)
         slug = yaml.safe_load((project / ".copier-answers.yml").read_text())["project_slug"]
         _init_repo(project)
         _commit_all(project, "render without options")
         _assert_options(project, slug, on=False)
 
         for data, on in ((options_on, True), (options_off, False)):
-            copier.run_update(
-                project,
-                data=data,
-                defaults=True,
-                overwrite=True,
-                unsafe=False,
-                quiet=True,
-                vcs_ref="v0.1.0",
-                settings=copier.Settings(),
-            )
+            _update(project, dict(data), "v0.1.0")
             _assert_options(project, slug, on=on)
             _suite_passes(project)
             _commit_all(project, f"options {'on' if on else 'off'}")
