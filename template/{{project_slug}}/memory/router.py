@@ -56,8 +56,7 @@ async def store_conversation(
     messages: list[Message],
     metadata: dict[str, MetadataValue],
 ) -> None:
-    """Store a conversation in the background (POST /conversation, the chat route) and log
-    the outcome, since nobody awaits it."""
+    """Store a conversation as a background task, logging the outcome: nobody awaits it."""
     log = operations.bind(operation="store_conversation", user_id=user_id)
     started = time.perf_counter()
     try:
