@@ -46,6 +46,13 @@ async def test_every_memory_route_needs_a_token(
         (make_token(""), "'sub'"),
         ("not-a-jwt", "invalid"),
         (jwt.encode({"sub": "alice", "exp": 9999999999}, key=None, algorithm="none"), "invalid"),
+        (make_token("a\u0000b"), "control or format"),
+        (make_token("bob\nINFO forged log line"), "control or format"),
+        (make_token("\u202eevil"), "control or format"),
+        (make_token("ali\u200bce"), "control or format"),
+        (make_token("\ud800"), "control or format"),
+        (make_token("x" * 129), "1-128 characters"),
+        (jwt.encode({"sub": 42, "exp": 9999999999}, JWT_SECRET, algorithm="HS256"), "invalid"),
     ],
     ids=[
         "expired",
@@ -56,6 +63,13 @@ async def test_every_memory_route_needs_a_token(
         "empty-sub",
         "garbage",
         "alg-none",
+        "nul-in-sub",
+        "newline-in-sub",
+        "bidi-override-in-sub",
+        "zero-width-in-sub",
+        "lone-surrogate-sub",
+        "sub-too-long",
+        "sub-not-a-string",
     ],
 )
 async def test_bad_tokens_are_rejected(client: httpx.AsyncClient, token: str, reason: str) -> None:

@@ -1,10 +1,16 @@
 """A user's memories are reachable only by that user."""
 
+import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
+from tests.conftest import auth_headers
 from tests.helpers import API, all_memories, remember, search
 
 pytestmark = pytest.mark.anyio
@@ -93,3 +99,108 @@ async def test_identity_in_the_body_is_refused(
     response = await client.post(f"{API}/conversation", json=meta, headers=bob)
     assert response.status_code == 422
     assert "access token" in response.text
+
+
+# Subjects a store or a filter language could read as a pattern, an operator or a path; each
+# is always tried, besides the random ones.
+WILDCARD_LIKE = [
+    "*",
+    "**",
+    "%",
+    "_",
+    "?",
+    ".*",
+    "[a-z]*",
+    "$ne",
+    "$regex",
+    '{"$ne":null}',
+    "\\*",
+    "..",
+    "a/../b",
+    "null",
+    "~Kg",
+]
+SUBJECTS = st.one_of(
+    st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_.@|:+-]{0,40}", fullmatch=True),
+    st.text(st.characters(exclude_categories=("C", "Z")), min_size=1, max_size=40),
+)
+TestFunction = TypeVar("TestFunction", bound=Callable[..., Any])
+VICTIM_TEXT = "Victim secret: the vault code is under the blue rug"
+
+
+@dataclass(frozen=True)
+class Victim:
+    headers: dict[str, str]
+    memory_ids: frozenset[str]
+
+
+@pytest.fixture(scope="module")
+async def victims(client: httpx.AsyncClient) -> list[Victim]:
+    """Users whose memories no other subject may ever reach (ids no strategy draws)."""
+    found = []
+    for name in (f"victim-{uuid.uuid4().hex}", f"victimé-{uuid.uuid4().hex}"):
+        headers = auth_headers(name)
+        await remember(client, headers, VICTIM_TEXT)
+        created = await client.post(
+            f"{API}/preferences", json={"preference": f"{VICTIM_TEXT} (pref)"}, headers=headers
+        )
+        assert created.status_code == 201, created.text
+        ids = frozenset(m["id"] for m in await all_memories(client, headers))
+        assert len(ids) == 2
+        found.append(Victim(headers, ids))
+    return found
+
+
+async def _check_victims_intact(client: httpx.AsyncClient, victims: list[Victim]) -> None:
+    for victim in victims:
+        assert {m["id"] for m in await all_memories(client, victim.headers)} == victim.memory_ids
+
+
+def _always_trying(*subjects: str) -> Callable[[TestFunction], TestFunction]:
+    def apply(test: TestFunction) -> TestFunction:
+        for subject in subjects:
+            test = example(subject=subject)(test)
+        return test
+
+    return apply
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@_always_trying(*WILDCARD_LIKE)
+@given(subject=SUBJECTS)
+async def test_any_subject_reaches_only_its_own_memories(
+    client: httpx.AsyncClient, victims: list[Victim], subject: str
+) -> None:
+    headers = auth_headers(subject)
+    # Hypothesis may draw a subject twice: start from nothing.
+    assert (await client.delete(f"{API}/memories", headers=headers)).status_code == 200
+    marker = f"probe{uuid.uuid4().hex[:10]}"
+    created = await client.post(
+        f"{API}/preferences",
+        json={"preference": f"Keeps {marker} notes", "category": "probe"},
+        headers=headers,
+    )
+    assert created.status_code == 201, created.text
+    own = created.json()["id"]
+
+    # The query shares words with the victims' memories: a widened scope would return them.
+    found = await search(client, headers, f"{marker} notes victim secret vault code blue rug")
+    assert [r["id"] for r in found] == [own]
+    assert [m["id"] for m in await all_memories(client, headers)] == [own]
+    preferences = (await client.get(f"{API}/preferences", headers=headers)).json()
+    assert [m["id"] for m in preferences["results"]] == [own]
+    summary = (await client.get(f"{API}/summary", headers=headers)).json()
+    assert summary["user_id"] == subject
+    assert summary["summary"]["total_memories"] == 1
+    assert (await client.get(f"{API}/memories/{own}", headers=headers)).status_code == 200
+    for victim in victims:
+        for memory_id in victim.memory_ids:
+            response = await client.get(f"{API}/memories/{memory_id}", headers=headers)
+            assert response.status_code == 404
+            response = await client.delete(f"{API}/memories/{memory_id}", headers=headers)
+            assert response.status_code == 404
+
+    forgotten = await client.delete(f"{API}/memories", headers=headers)
+    assert forgotten.json() == {"deleted": 1}
+    assert await all_memories(client, headers) == []
+    await _check_victims_intact(client, victims)

@@ -1,7 +1,13 @@
 """Who is calling: the user id comes from a Bearer JWT (HS256, `sub` claim), never from the
-request body or query. Every memory operation is scoped to that id."""
+request body or query. Every memory operation is scoped to that id.
 
-from typing import Annotated
+A user id may hold any printable characters (stores see it encoded, see memory/scope.py), but
+no spaces and no control, format, surrogate, private-use or unassigned code points (Unicode
+categories Z* and C*): those would forge log lines or hide what an id really is.
+"""
+
+import unicodedata
+from typing import Annotated, TypeGuard
 
 import jwt
 from fastapi import Depends, HTTPException, Request, status
@@ -25,6 +31,15 @@ def _unauthorized(detail: str) -> HTTPException:
     )
 
 
+def is_valid_user_id(subject: object) -> TypeGuard[str]:
+    """Whether a `sub` claim is a user id this service accepts."""
+    return (
+        isinstance(subject, str)
+        and 0 < len(subject) <= MAX_SUBJECT_LENGTH
+        and not any(unicodedata.category(char)[0] in "CZ" for char in subject)
+    )
+
+
 def decode_user_id(token: str, settings: AuthSettings) -> str:
     """Validate the token and return its subject, or raise a 401 that says what is wrong."""
     try:
@@ -44,15 +59,10 @@ def decode_user_id(token: str, settings: AuthSettings) -> str:
     except jwt.InvalidTokenError as exc:
         raise _unauthorized("The access token is invalid.") from exc
     subject = claims["sub"]
-    if (
-        not isinstance(subject, str)
-        or not subject.strip()
-        or len(subject) > MAX_SUBJECT_LENGTH
-        or any(char.isspace() for char in subject)
-    ):
+    if not is_valid_user_id(subject):
         raise _unauthorized(
-            f"The access token's 'sub' must be a user id of 1-{MAX_SUBJECT_LENGTH} "
-            "characters without spaces."
+            f"The access token's 'sub' must be a user id of 1-{MAX_SUBJECT_LENGTH} characters "
+            "without spaces, control or format characters."
         )
     return subject
 

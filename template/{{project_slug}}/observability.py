@@ -34,6 +34,16 @@ structlog.configure(
     cache_logger_on_first_use=True,
 )
 operations = structlog.get_logger("memory.operations")
+_requests = structlog.get_logger("memory.requests")
+
+
+# Loggers whose DEBUG records are shown at LOG_LEVEL=DEBUG. Libraries' are not: mem0, the
+# OpenAI SDK and httpx log whole request payloads (memory text) and headers at DEBUG.
+_OWN_LOGGERS = frozenset({__name__.split(".")[0], "memory", "uvicorn"})
+
+
+def _no_library_debug(record: logging.LogRecord) -> bool:
+    return record.levelno >= logging.INFO or record.name.split(".")[0] in _OWN_LOGGERS
 
 
 def configure_logging(level: str, log_format: str) -> None:
@@ -44,6 +54,7 @@ def configure_logging(level: str, log_format: str) -> None:
         else structlog.dev.ConsoleRenderer(colors=False)
     )
     handler = logging.StreamHandler(sys.stdout)
+    handler.addFilter(_no_library_debug)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=_SHARED,
@@ -89,6 +100,8 @@ class RequestContextMiddleware:
             await send(message)
 
         with structlog.contextvars.bound_contextvars(request_id=request_id):
+            # The path only: query strings and bodies may hold memory text.
+            _requests.debug("request started", method=scope["method"], path=scope["path"])
             try:
                 await self.app(scope, receive, send_with_id)
             finally:

@@ -1,6 +1,7 @@
 """MemoryService: the memory operations, mode-agnostic and async.
 
-Every operation takes the caller's user id (from authentication) and is scoped to it.
+Every operation takes the caller's user id (from authentication) and is scoped to it: the
+backend only ever sees `store_user_id(user_id)` (see scope.py), never the id as written.
 Writes for one user are serialized: mem0's duplicate check reads before it writes, so two
 concurrent adds for the same user could both store the same fact.
 """
@@ -15,6 +16,7 @@ from typing import Any
 
 from ..errors import MemoryNotFoundError
 from .domain import MemoryBackend, MemoryItem, Message, MetadataValue
+from .scope import store_user_id
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +60,7 @@ class MemoryService:
         """Extract memories from a conversation and store them for the user."""
         enriched: dict[str, MetadataValue] = {**(metadata or {}), "type": CONVERSATION}
         async with self._write_locks.hold(user_id):
-            return await self._backend.add(user_id, messages, enriched, infer=True)
+            return await self._backend.add(store_user_id(user_id), messages, enriched, infer=True)
 
     async def search_memories(
         self,
@@ -67,7 +69,7 @@ class MemoryService:
         limit: int = 5,
         filters: dict[str, MetadataValue] | None = None,
     ) -> list[MemoryItem]:
-        return await self._backend.search(user_id, query, limit, filters or {})
+        return await self._backend.search(store_user_id(user_id), query, limit, filters or {})
 
     async def add_user_preference(
         self, user_id: str, preference: str, category: str = "general"
@@ -75,8 +77,9 @@ class MemoryService:
         """Store a preference verbatim (no extraction), tagged with its category."""
         metadata: dict[str, MetadataValue] = {"type": PREFERENCE, "category": category}
         message: Message = {"role": "user", "content": preference}
+        scope = store_user_id(user_id)
         async with self._write_locks.hold(user_id):
-            items = await self._backend.add(user_id, [message], metadata, infer=False)
+            items = await self._backend.add(scope, [message], metadata, infer=False)
         if not items:
             raise RuntimeError("the memory store did not return the stored preference")
         return items[0]
@@ -85,11 +88,13 @@ class MemoryService:
         filters: dict[str, MetadataValue] = {"type": PREFERENCE}
         if category is not None:
             filters["category"] = category
-        return _newest_first(await self._backend.get_all(user_id, filters, self._list_max))
+        items = await self._backend.get_all(store_user_id(user_id), filters, self._list_max)
+        return _newest_first(items)
 
     async def list_memories(self, user_id: str) -> list[MemoryItem]:
         """All of the user's memories (up to the configured cap), newest first."""
-        return _newest_first(await self._backend.get_all(user_id, {}, self._list_max))
+        items = await self._backend.get_all(store_user_id(user_id), {}, self._list_max)
+        return _newest_first(items)
 
     async def get_user_summary(self, user_id: str) -> dict[str, Any]:
         memories = await self.list_memories(user_id)
@@ -105,7 +110,7 @@ class MemoryService:
 
     async def get_memory(self, user_id: str, memory_id: str) -> MemoryItem:
         item = await self._backend.get(memory_id)
-        if item is None or item.user_id != user_id:
+        if item is None or item.user_id != store_user_id(user_id):
             raise MemoryNotFoundError(memory_id)
         return item
 
@@ -117,7 +122,7 @@ class MemoryService:
     async def forget_user(self, user_id: str) -> int:
         """Delete everything stored for the user; returns how many memories were removed."""
         async with self._write_locks.hold(user_id):
-            return await self._backend.delete_user(user_id)
+            return await self._backend.delete_user(store_user_id(user_id))
 
     async def ready(self) -> None:
         await self._backend.ping()
