@@ -1,6 +1,6 @@
 """The id a user's memories are stored under: the caller's user id, made safe for the stores.
 
-mem0, the vector stores under it and the Mem0 Platform read some filter values as patterns:
+mem0, the stores under it and their filter languages read some filter values as patterns:
 `"*"` matches every value, so a caller whose id were `*` would search, list and erase
 everyone's memories. A user id therefore never reaches a store as written unless it is made
 only of characters no store, filter language or URL path treats specially: letters, digits
