@@ -1,12 +1,31 @@
-"""Reject request bodies over MAX_REQUEST_BYTES before they are read into memory."""
+"""Refuse request bodies over MAX_REQUEST_BYTES (413) before they are read into memory.
 
-import json
+The limit applies where a route reads its body: a declared `Content-Length` over the limit
+is refused before a byte is read, and a chunked body (no `Content-Length`) as soon as what
+arrived passes the limit. The 413 is an `HTTPException`, so FastAPI re-raises it while it
+reads the body and the error handlers answer it in the one error shape.
+"""
 
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .errors import error_body
 
-class _BodyTooLarge(Exception):
-    pass
+
+class BodyTooLargeError(HTTPException):
+    def __init__(self, max_bytes: int) -> None:
+        super().__init__(
+            status_code=413,
+            detail=f"The request body is larger than the limit of {max_bytes} bytes.",
+        )
+
+
+def _declared_length(scope: Scope) -> int | None:
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            return int(value) if value.isdigit() else None
+    return None
 
 
 class BodySizeLimitMiddleware:
@@ -18,21 +37,19 @@ class BodySizeLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        for name, value in scope["headers"]:
-            if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
-                await self._reject(send)
-                return
-
+        declared = _declared_length(scope)
         received = 0
         response_started = False
 
         async def limited_receive() -> Message:
             nonlocal received
+            if declared is not None and declared > self.max_bytes:
+                raise BodyTooLargeError(self.max_bytes)
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise _BodyTooLarge
+                    raise BodyTooLargeError(self.max_bytes)
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -43,22 +60,9 @@ class BodySizeLimitMiddleware:
 
         try:
             await self.app(scope, limited_receive, tracking_send)
-        except _BodyTooLarge:
-            if not response_started:
-                await self._reject(send)
-
-    async def _reject(self, send: Send) -> None:
-        body = json.dumps(
-            {"detail": f"The request body is larger than the limit of {self.max_bytes} bytes."}
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        except BodyTooLargeError as exc:
+            # Read outside a route (the handlers answer it inside one): answer it here.
+            if response_started:
+                raise
+            response = JSONResponse(status_code=exc.status_code, content=error_body(exc.detail))
+            await response(scope, receive, send)

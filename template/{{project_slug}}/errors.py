@@ -1,15 +1,26 @@
-"""Domain errors and the HTTP handlers that turn them into clear JSON answers.
+"""The one error schema, the handlers that answer with it, and the domain errors.
 
-Every error leaves the service as `{"detail": "..."}` with the right status code;
-nothing the caller did can produce a 500 with a stack trace.
+Every error leaves the service as JSON in one shape, `Error`: `{"detail": "<what went wrong>"}`,
+and a 422 adds `errors`, one entry per problem with the input (`loc`, `msg`, `type`). Routes
+document the errors they can give with `error_responses(...)`, so the OpenAPI document lists
+every answer a caller can get. Nothing the caller sends produces a 500 with a stack trace.
 """
 
 import logging
+from collections.abc import Sequence
+from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 logger = logging.getLogger(__name__)
+
+MAX_SUMMARIZED_ERRORS = 3
 
 
 class MemoryNotFoundError(Exception):
@@ -26,8 +37,133 @@ class ProviderUnavailableError(Exception):
         self.retry_after = retry_after
 
 
+class FieldError(BaseModel):
+    loc: list[str | int] = Field(description='Where the problem is, e.g. ["body", "query"].')
+    msg: str = Field(description="What is wrong there.")
+    type: str = Field(description="A stable error code, e.g. `string_too_long`.")
+
+
+class Error(BaseModel):
+    """Every error answer of the service."""
+
+    detail: str = Field(description="What went wrong, in words a person can act on.")
+    errors: list[FieldError] = Field(
+        default_factory=list, description="422 only: each problem with the input."
+    )
+
+
+def _header(description: str) -> dict[str, Any]:
+    return {"description": description, "required": True, "schema": {"type": "string"}}
+
+
+_RETRY_AFTER = _header("Seconds to wait before retrying.")
+_ERRORS: dict[int, tuple[str, dict[str, Any]]] = {
+    401: (
+        "Missing, invalid or expired access token.",
+        {"WWW-Authenticate": _header("`Bearer`, with the realm.")},
+    ),
+    404: ("No such memory among yours.", {}),
+    413: ("The request body is larger than MAX_REQUEST_BYTES.", {}),
+    422: ("The input is invalid: `errors` says where and why.", {}),
+    429: (
+        "Over the caller's rate limit.",
+        {
+            "Retry-After": _RETRY_AFTER,
+            "X-RateLimit-Limit": _header("The budget of this route group per window."),
+            "X-RateLimit-Remaining": _header("What is left of it (0)."),
+            "X-RateLimit-Reset": _header("Unix time when the budget comes back."),
+        },
+    ),
+    503: (
+        "A provider the service depends on is down or timing out.",
+        {"Retry-After": _RETRY_AFTER},
+    ),
+}
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for the given error statuses, all with the `Error` schema."""
+    responses: dict[int | str, dict[str, Any]] = {}
+    for status in statuses:
+        description, headers = _ERRORS[status]
+        responses[status] = {"model": Error, "description": description}
+        if headers:
+            responses[status]["headers"] = headers
+    return responses
+
+
+def _printable(text: str) -> str:
+    """Text that can be encoded as UTF-8: lone surrogates a caller sent become escapes."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def error_body(detail: str, errors: Sequence[FieldError] = ()) -> dict[str, Any]:
+    body: dict[str, Any] = {"detail": _printable(detail)}
+    if errors:
+        body["errors"] = [error.model_dump() for error in errors]
+    return body
+
+
+def _field_errors(exc: RequestValidationError) -> list[FieldError]:
+    """Pydantic's errors without their `input` (it may be huge, secret or not encodable)."""
+    return [
+        FieldError(
+            loc=[part if isinstance(part, int) else _printable(str(part)) for part in error["loc"]],
+            msg=_printable(str(error["msg"])),
+            type=str(error["type"]),
+        )
+        for error in exc.errors()
+    ]
+
+
+def _summary(errors: Sequence[FieldError]) -> str:
+    parts = [
+        f"{'.'.join(str(part) for part in error.loc)}: {error.msg}"
+        for error in errors[:MAX_SUMMARIZED_ERRORS]
+    ]
+    more = len(errors) - MAX_SUMMARIZED_ERRORS
+    if more > 0:
+        parts.append(f"and {more} more")
+    return "Invalid request: " + "; ".join(parts) + "."
+
+
+async def _invalid(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = _field_errors(exc)
+    return JSONResponse(status_code=422, content=error_body(_summary(errors), errors))
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method the requested path answers (Starlette's 405 names one route's only)."""
+    allowed = [
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL
+            for route in request.app.router.routes
+        )
+    ]
+    return ", ".join(sorted(allowed))
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 400 and isinstance(exc.__cause__, ValueError):
+        # FastAPI could not read the body (e.g. bytes that are not UTF-8): invalid JSON, 422.
+        error = FieldError(loc=["body"], msg="The body is not valid JSON text", type="json_invalid")
+        return JSONResponse(status_code=422, content=error_body(_summary([error]), [error]))
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        headers["Allow"] = _allowed_methods(request)
+    detail = exc.detail if isinstance(exc.detail, str) else str(jsonable_encoder(exc.detail))
+    return JSONResponse(status_code=exc.status_code, content=error_body(detail), headers=headers)
+
+
 async def _not_found(_request: Request, _exc: Exception) -> JSONResponse:
-    return JSONResponse(status_code=404, content={"detail": "Memory not found."})
+    return JSONResponse(status_code=404, content=error_body("Memory not found."))
 
 
 async def _provider_unavailable(request: Request, exc: Exception) -> JSONResponse:
@@ -41,20 +177,22 @@ async def _provider_unavailable(request: Request, exc: Exception) -> JSONRespons
     )
     return JSONResponse(
         status_code=503,
-        content={
-            "detail": f"The {exc.component} is temporarily unavailable ({exc.reason}). "
+        content=error_body(
+            f"The {exc.component} is temporarily unavailable ({exc.reason}). "
             f"Please retry in {exc.retry_after} seconds."
-        },
+        ),
         headers={"Retry-After": str(exc.retry_after)},
     )
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     logger.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return JSONResponse(status_code=500, content={"detail": "Internal server error."})
+    return JSONResponse(status_code=500, content=error_body("Internal server error."))
 
 
 def register_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, _invalid)
+    app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(MemoryNotFoundError, _not_found)
     app.add_exception_handler(ProviderUnavailableError, _provider_unavailable)
     app.add_exception_handler(Exception, _unexpected)

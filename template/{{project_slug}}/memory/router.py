@@ -1,20 +1,23 @@
-"""HTTP routes for memories: parse, check limits, call the service, shape the answer.
+"""HTTP routes for memories: parse, call the service, shape the answer.
 
 The router never touches mem0; the caller's user id comes only from `UserId` (the token).
+Requests are validated by their schemas (`schemas.py`), limits from settings included; each
+route documents the errors it can answer with (`error_responses`).
 """
 
 import time
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, BackgroundTasks, Depends, HTTPException, Query, Request, status
+from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request, status
 
 from ..auth import UserId
-from ..errors import ProviderUnavailableError
+from ..errors import ProviderUnavailableError, error_responses
 from ..observability import operations
 from ..settings import Settings, get_settings
 from .domain import Message, MetadataValue
 from .schemas import (
+    CATEGORY_PATTERN,
     ConversationAccepted,
     ConversationRequest,
     ForgetResponse,
@@ -26,10 +29,9 @@ from .schemas import (
     SearchResponse,
     Summary,
     SummaryResponse,
+    set_limits,
 )
 from .service import MemoryService
-
-router = APIRouter(prefix="/api/v1/memory", tags=["memory"])
 
 
 def get_memory_service(request: Request) -> MemoryService:
@@ -41,13 +43,15 @@ Service = Annotated[MemoryService, Depends(get_memory_service)]
 AppSettings = Annotated[Settings, Depends(get_settings)]
 
 
-def _too_large(detail: str) -> HTTPException:
-    return HTTPException(status_code=status.HTTP_413_CONTENT_TOO_LARGE, detail=detail)
+async def request_limits(settings: AppSettings) -> None:
+    """Router dependency: validate this request's body against this app's limits.
+
+    FastAPI solves a route's dependencies before it validates the body, in the same context.
+    """
+    set_limits(settings)
 
 
-def check_text_length(text: str, limit: int, what: str) -> None:
-    if len(text) > limit:
-        raise _too_large(f"{what} is {len(text)} characters long; the limit is {limit}.")
+router = APIRouter(prefix="/api/v1/memory", tags=["memory"], dependencies=[Depends(request_limits)])
 
 
 async def store_conversation(
@@ -83,21 +87,14 @@ def _ms(started: float) -> float:
     status_code=status.HTTP_202_ACCEPTED,
     response_model=ConversationAccepted,
     summary="Store a conversation as memories (in the background)",
+    responses=error_responses(401, 413, 422),
 )
 async def add_conversation(
     body: ConversationRequest,
     background: BackgroundTasks,
     user_id: UserId,
     service: Service,
-    settings: AppSettings,
 ) -> ConversationAccepted:
-    if len(body.messages) > settings.memory_max_messages:
-        raise _too_large(
-            f"The conversation has {len(body.messages)} messages; the limit is "
-            f"{settings.memory_max_messages}."
-        )
-    for index, message in enumerate(body.messages):
-        check_text_length(message.content, settings.memory_max_message_chars, f"Message {index}")
     messages: list[Message] = [{"role": m.role, "content": m.content} for m in body.messages]
     metadata = dict(body.metadata or {})
     if body.session_id is not None:
@@ -106,24 +103,28 @@ async def add_conversation(
     return ConversationAccepted(messages=len(messages))
 
 
-@router.post("/search", response_model=SearchResponse, summary="Search your memories")
+@router.post(
+    "/search",
+    response_model=SearchResponse,
+    summary="Search your memories",
+    responses=error_responses(401, 413, 422, 503),
+)
 async def search_memories(
     body: SearchRequest, user_id: UserId, service: Service, settings: AppSettings
 ) -> SearchResponse:
-    check_text_length(body.query, settings.memory_max_query_chars, "The query")
     limit = body.limit or settings.memory_search_limit_default
-    if limit > settings.memory_search_limit_max:
-        raise HTTPException(
-            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
-            detail=f"limit must be between 1 and {settings.memory_search_limit_max}.",
-        )
     results = await service.search_memories(body.query, user_id, limit, body.filters)
     return SearchResponse(
         query=body.query, results=[MemoryOut.of(item) for item in results], count=len(results)
     )
 
 
-@router.get("/summary", response_model=SummaryResponse, summary="Summarize your memories")
+@router.get(
+    "/summary",
+    response_model=SummaryResponse,
+    summary="Summarize your memories",
+    responses=error_responses(401, 503),
+)
 async def get_summary(user_id: UserId, service: Service) -> SummaryResponse:
     summary = await service.get_user_summary(user_id)
     return SummaryResponse(
@@ -141,27 +142,37 @@ async def get_summary(user_id: UserId, service: Service) -> SummaryResponse:
     status_code=status.HTTP_201_CREATED,
     response_model=MemoryOut,
     summary="Store a preference",
+    responses=error_responses(401, 413, 422, 503),
 )
-async def add_preference(
-    body: PreferenceRequest, user_id: UserId, service: Service, settings: AppSettings
-) -> MemoryOut:
-    check_text_length(body.preference, settings.memory_max_preference_chars, "The preference")
+async def add_preference(body: PreferenceRequest, user_id: UserId, service: Service) -> MemoryOut:
     return MemoryOut.of(await service.add_user_preference(user_id, body.preference, body.category))
 
 
-@router.get("/preferences", response_model=PreferenceList, summary="List your preferences")
+@router.get(
+    "/preferences",
+    response_model=PreferenceList,
+    summary="List your preferences",
+    responses=error_responses(401, 422, 503),
+)
 async def list_preferences(
     user_id: UserId,
     service: Service,
     category: Annotated[
-        str | None, Query(pattern=r"^[a-z0-9_-]{1,50}$", description="Only this category.")
+        str | None,
+        Query(pattern=CATEGORY_PATTERN, description="Only this category (any case)."),
     ] = None,
 ) -> PreferenceList:
-    items = await service.list_preferences(user_id, category)
+    # Categories are stored lowercase, so `Food` finds what `POST` stored as `food`.
+    items = await service.list_preferences(user_id, category.lower() if category else None)
     return PreferenceList(results=[MemoryOut.of(item) for item in items], count=len(items))
 
 
-@router.get("/memories", response_model=MemoryPage, summary="List your memories, newest first")
+@router.get(
+    "/memories",
+    response_model=MemoryPage,
+    summary="List your memories, newest first",
+    responses=error_responses(401, 422, 503),
+)
 async def list_memories(
     user_id: UserId,
     service: Service,
@@ -179,20 +190,31 @@ async def list_memories(
     )
 
 
-@router.get("/memories/{memory_id}", response_model=MemoryOut, summary="Read one memory")
+@router.get(
+    "/memories/{memory_id}",
+    response_model=MemoryOut,
+    summary="Read one memory",
+    responses=error_responses(401, 404, 422, 503),
+)
 async def get_memory(memory_id: UUID, user_id: UserId, service: Service) -> MemoryOut:
     return MemoryOut.of(await service.get_memory(user_id, str(memory_id)))
 
 
 @router.delete(
-    "/memories/{memory_id}", status_code=status.HTTP_204_NO_CONTENT, summary="Delete one memory"
+    "/memories/{memory_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Delete one memory",
+    responses=error_responses(401, 404, 422, 503),
 )
 async def delete_memory(memory_id: UUID, user_id: UserId, service: Service) -> None:
     await service.delete_memory(user_id, str(memory_id))
 
 
 @router.delete(
-    "/memories", response_model=ForgetResponse, summary="Forget everything stored about you"
+    "/memories",
+    response_model=ForgetResponse,
+    summary="Forget everything stored about you",
+    responses=error_responses(401, 503),
 )
 async def forget_me(user_id: UserId, service: Service) -> ForgetResponse:
     return ForgetResponse(deleted=await service.forget_user(user_id))

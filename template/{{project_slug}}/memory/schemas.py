@@ -1,11 +1,39 @@
-"""Request and response models. Structural limits live here; size limits that come from
-settings (message count, text lengths, search limit) are checked in the router."""
+"""Request and response models: the API's contract, limits included.
 
+Every rule a request must follow is in its schema, so the OpenAPI document says exactly what
+the service accepts and the service refuses (422, see `errors.py`) exactly what it excludes:
+- text must be encodable as UTF-8 (JSON escapes can smuggle in lone surrogates), and where
+  it must not be blank, the schema's `pattern` says so in terms every regex engine reads alike;
+- metadata and filters are flat: a key from a small alphabet, a scalar value; filters are
+  exact matches, so operator-like keys (`AND`, `or`, `$ne`...) and values a store reads as a
+  pattern (`*`) are refused rather than passed to mem0;
+- limits that come from settings (message count, text lengths, the search limit) are marked
+  `SettingLimit(...)`: checked while a request is validated and shown in the schema, both
+  with the settings of the app at hand (`use_limits`).
+"""
+
+import math
 import re
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    WithJsonSchema,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema, PydanticCustomError, PydanticKnownError, core_schema
 
+from ..settings import Settings
 from .domain import MemoryItem, MetadataValue, Role
 
 IDENTITY_KEYS = frozenset({"user_id", "agent_id", "run_id"})
@@ -28,95 +56,360 @@ MEM0_KEYS = frozenset(
         "expiration_date",
     }
 )
-_KEY_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$")
+# Logical operators of mem0's filter language, refused in any case.
+OPERATOR_KEYS = frozenset({"and", "or", "not"})
+KEY_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$"
 MAX_METADATA_KEYS = 20
 MAX_METADATA_STRING = 500
+# Integers JSON readers in every language hold exactly (and every store can index).
+MAX_SAFE_INTEGER = 2**53 - 1
 
-SessionId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._:-]{1,128}$")]
-Category = Annotated[
-    str, StringConstraints(strip_whitespace=True, to_lower=True, pattern=r"^[A-Za-z0-9_-]{1,50}$")
-]
-
-
-def _check_keys(values: dict[str, MetadataValue], *, forbidden: frozenset[str], what: str) -> None:
-    if len(values) > MAX_METADATA_KEYS:
-        raise ValueError(f"{what} may have at most {MAX_METADATA_KEYS} keys")
-    for key, value in values.items():
-        if key in IDENTITY_KEYS:
-            raise ValueError(
-                f"{what} key '{key}' is not allowed: the user id comes from your access token"
-            )
-        if key in forbidden:
-            raise ValueError(f"{what} key '{key}' is reserved by the service")
-        if not _KEY_PATTERN.match(key):
-            raise ValueError(
-                f"{what} key '{key}' is invalid: use letters, digits, '_', '.' or '-' "
-                "(at most 64 characters, starting with a letter or '_')"
-            )
-        if isinstance(value, str) and len(value) > MAX_METADATA_STRING:
-            raise ValueError(
-                f"{what} value for '{key}' is longer than {MAX_METADATA_STRING} characters"
-            )
+# Python's whitespace (str.isspace), spelled out so that Python, JSON Schema (ECMA-262) and
+# Rust regex engines agree on what a blank string is.
+_WHITESPACE = r"\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+NON_BLANK_PATTERN = f"[^{_WHITESPACE}]"
+WILDCARD_PATTERN = f"^[{_WHITESPACE}*]*[*][{_WHITESPACE}*]*$"
+_NON_BLANK = re.compile(NON_BLANK_PATTERN)
+_WILDCARD = re.compile(WILDCARD_PATTERN)
+_KEY = re.compile(KEY_PATTERN)
 
 
-def _not_blank(value: str) -> str:
-    if not value.strip():
-        raise ValueError("must not be empty or only whitespace")
+# --- Limits from settings ----------------------------------------------------------------
+
+_LIMITS: ContextVar[Mapping[str, int] | None] = ContextVar("request_limits", default=None)
+
+
+def _limit(setting: str) -> int:
+    limits = _LIMITS.get()
+    if limits is not None:
+        return limits[setting]
+    default: int = Settings.model_fields[setting].default
+    return default
+
+
+def _limits_of(settings: Settings) -> dict[str, int]:
+    return {name: getattr(settings, name) for name in SettingLimit.settings}
+
+
+def set_limits(settings: Settings) -> None:
+    """Validate the rest of this request (this context) against `settings`' limits."""
+    _LIMITS.set(_limits_of(settings))
+
+
+@contextmanager
+def use_limits(settings: Settings) -> Iterator[None]:
+    """Within the block, `SettingLimit`s read `settings` (e.g. to generate the OpenAPI)."""
+    token = _LIMITS.set(_limits_of(settings))
+    try:
+        yield
+    finally:
+        _LIMITS.reset(token)
+
+
+@dataclass(frozen=True)
+class SettingLimit:
+    """An upper bound read from a setting: `maxLength` of a string, `maxItems` of a list,
+    `maximum` of an integer. Refusals use pydantic's own error types and messages."""
+
+    setting: str
+    settings = (
+        "memory_max_messages",
+        "memory_max_message_chars",
+        "memory_max_query_chars",
+        "memory_max_preference_chars",
+        "memory_search_limit_max",
+    )
+
+    def __post_init__(self) -> None:
+        if self.setting not in self.settings:
+            raise ValueError(f"{self.setting} is not a limit SettingLimit knows")
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> CoreSchema:
+        schema = handler(source)
+        return core_schema.no_info_after_validator_function(self._checker(schema["type"]), schema)
+
+    def _checker(self, kind: str) -> Callable[[Any], Any]:
+        def check(value: Any) -> Any:
+            bound = _limit(self.setting)
+            if kind == "str" and len(value) > bound:
+                raise PydanticKnownError("string_too_long", {"max_length": bound})
+            if kind == "list" and len(value) > bound:
+                context = {"field_type": "List", "max_length": bound, "actual_length": len(value)}
+                raise PydanticKnownError("too_long", context)
+            if kind == "int" and value > bound:
+                raise PydanticKnownError("less_than_equal", {"le": bound})
+            return value
+
+        return check
+
+    def __get_pydantic_json_schema__(
+        self, schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        json_schema = handler(schema)
+        keyword = {"string": "maxLength", "array": "maxItems", "integer": "maximum"}
+        json_schema[keyword[json_schema["type"]]] = _limit(self.setting)
+        return json_schema
+
+
+# --- Text ----------------------------------------------------------------------------------
+
+
+def _encodable(value: Any) -> Any:
+    """Refuse strings with lone surrogates: no store, log or answer can encode them."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise PydanticCustomError(
+                "string_not_utf8",
+                "Text must be valid Unicode: it has a lone surrogate (\\u{code}) at "
+                "position {position}, which cannot be encoded as UTF-8",
+                {"code": f"{ord(value[exc.start]):04x}", "position": exc.start},
+            ) from None
     return value
 
 
+def _integral(value: Any) -> Any:
+    """JSON Schema counts 5.0 as an integer: so does the service (and nothing else)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _not_blank(value: str) -> str:
+    if not _NON_BLANK.search(value):
+        raise PydanticCustomError("string_blank", "must not be empty or only whitespace")
+    return value
+
+
+@dataclass(frozen=True)
+class _Documented:
+    """Adds JSON Schema keywords to a type's schema (what a validator checks in code)."""
+
+    keywords: Mapping[str, Any]
+
+    def __get_pydantic_json_schema__(
+        self, schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        json_schema = handler(schema)
+        json_schema.update(self.keywords)
+        return json_schema
+
+
+Utf8 = BeforeValidator(_encodable)
+"""Put it last in `Annotated[...]`: it then runs first, before any pattern or length.
+(`SettingLimit` goes first, right after the type it bounds.)"""
+
+NotBlank = AfterValidator(_not_blank)
+NOT_BLANK_SCHEMA = _Documented({"minLength": 1, "pattern": NON_BLANK_PATTERN})
+
+SessionId = Annotated[str, Field(pattern=r"^[A-Za-z0-9._:-]{1,128}$"), Utf8]
+CATEGORY_PATTERN = r"^[A-Za-z0-9_-]{1,50}$"
+
+
+def _lowercase(value: str) -> str:
+    return value.lower()
+
+
+Category = Annotated[
+    str,
+    Field(pattern=CATEGORY_PATTERN, description="Letters, digits, '_' or '-'; stored lowercase."),
+    AfterValidator(_lowercase),
+    Utf8,
+]
+
+
+# --- Flat metadata and filters -------------------------------------------------------------
+
+
+def _scalar_schema(*, filters: bool) -> dict[str, Any]:
+    text: dict[str, Any] = {"type": "string", "maxLength": MAX_METADATA_STRING}
+    if filters:
+        text["not"] = {"pattern": WILDCARD_PATTERN}
+    # JSON Schema counts 2.0 as an integer, as the validator below does.
+    integer = {"type": "integer", "minimum": -MAX_SAFE_INTEGER, "maximum": MAX_SAFE_INTEGER}
+    kinds: list[dict[str, Any]] = [text, integer, {"type": "boolean"}]
+    if not filters:
+        kinds.insert(2, {"type": "number", "not": {"type": "integer"}})
+    return {"anyOf": kinds}
+
+
+def _flat_schema(*, forbidden: frozenset[str], filters: bool) -> dict[str, Any]:
+    spellings = sorted(_spellings(OPERATOR_KEYS))
+    return {
+        "type": "object",
+        "maxProperties": MAX_METADATA_KEYS,
+        "propertyNames": {
+            "pattern": KEY_PATTERN,
+            "not": {"enum": sorted(IDENTITY_KEYS | forbidden) + spellings},
+        },
+        "additionalProperties": _scalar_schema(filters=filters),
+    }
+
+
+def _spellings(words: frozenset[str]) -> set[str]:
+    """Every upper/lower-case spelling of each word (`and`, `And`, ... `AND`)."""
+    result: set[str] = set()
+    for word in words:
+        spellings = {""}
+        for char in word:
+            spellings = {s + c for s in spellings for c in (char.lower(), char.upper())}
+        result |= spellings
+    return result
+
+
+def _check_flat(value: Any, *, forbidden: frozenset[str], what: str, filters: bool) -> Any:
+    if not isinstance(value, dict):
+        return value  # pydantic then says it must be an object
+    if len(value) > MAX_METADATA_KEYS:
+        raise ValueError(f"{what} may have at most {MAX_METADATA_KEYS} keys")
+    checked: dict[str, MetadataValue] = {}
+    for key, item in value.items():
+        _encodable(key)
+        _check_key(key, forbidden=forbidden, what=what, filters=filters)
+        checked[key] = _check_scalar(key, item, what=what, filters=filters)
+    return checked
+
+
+def _check_key(key: Any, *, forbidden: frozenset[str], what: str, filters: bool) -> None:
+    if not isinstance(key, str):
+        raise ValueError(f"{what} keys must be strings")
+    if key in IDENTITY_KEYS:
+        raise ValueError(
+            f"{what} key '{key}' is not allowed: the user id comes from your access token"
+        )
+    if key.lower() in OPERATOR_KEYS:
+        raise ValueError(
+            f"{what} key '{key}' is not allowed: "
+            + (
+                'filters are flat exact matches ({"key": value}); logical operators such '
+                "as AND, OR and NOT are not supported"
+                if filters
+                else "AND, OR and NOT (in any case) are reserved for filter operators"
+            )
+        )
+    if key in forbidden:
+        raise ValueError(f"{what} key '{key}' is reserved by the service")
+    if not _KEY.match(key):
+        raise ValueError(
+            f"{what} key '{key}' is invalid: use letters, digits, '_' or '-' "
+            "(at most 64 characters, starting with a letter or '_'; operators such as "
+            "'$ne' are not supported)"
+        )
+
+
+def _check_scalar(key: str, item: Any, *, what: str, filters: bool) -> MetadataValue:
+    kinds = "a string, an integer or a boolean" if filters else "a string, a number or a boolean"
+    if isinstance(item, str):
+        _encodable(item)
+        if len(item) > MAX_METADATA_STRING:
+            raise ValueError(
+                f"{what} value for '{key}' is longer than {MAX_METADATA_STRING} characters"
+            )
+        if filters and _WILDCARD.match(item):
+            raise ValueError(
+                f"filters value for '{key}' is a wildcard ('*'); filters match exactly, so "
+                "leave the key out to match any value"
+            )
+        return item
+    if isinstance(item, bool):
+        return item
+    if isinstance(item, float) and not math.isfinite(item):
+        raise ValueError(f"{what} value for '{key}' must be a finite number")
+    if isinstance(item, int | float):
+        if item == int(item):  # an integer, whether JSON wrote it 2 or 2.0
+            if abs(item) > MAX_SAFE_INTEGER:
+                raise ValueError(
+                    f"{what} value for '{key}' is out of range: integers must be within "
+                    f"±{MAX_SAFE_INTEGER}"
+                )
+            return int(item) if filters else item
+        if filters:
+            raise ValueError(
+                f"filters value for '{key}' must be {kinds}: numbers with a fraction do not "
+                "match exactly"
+            )
+        return item
+    nesting = "operators and nested values are not supported" if filters else "no nesting"
+    raise ValueError(f"{what} value for '{key}' must be {kinds} ({nesting})")
+
+
+def _check_metadata(value: Any) -> Any:
+    return _check_flat(value, forbidden=SERVICE_KEYS | MEM0_KEYS, what="metadata", filters=False)
+
+
+def _check_filters(value: Any) -> Any:
+    return _check_flat(value, forbidden=MEM0_KEYS, what="filters", filters=True)
+
+
+# Flat key/value objects: each checked by one validator (clear messages, one at a time) and
+# documented by one hand-written schema (pydantic's own would admit keys outside the pattern).
+Metadata = Annotated[
+    dict[str, MetadataValue],
+    WithJsonSchema(_flat_schema(forbidden=SERVICE_KEYS | MEM0_KEYS, filters=False)),
+    BeforeValidator(_check_metadata),
+]
+Filters = Annotated[
+    dict[str, MetadataValue],
+    WithJsonSchema(_flat_schema(forbidden=MEM0_KEYS, filters=True)),
+    BeforeValidator(_check_filters),
+]
+
+
+# --- Requests ----------------------------------------------------------------------------
+
+
 class _Request(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Strict: a value of the wrong JSON type is refused, never converted ("5" is no integer).
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class ChatMessage(_Request):
     role: Role
-    content: str
-
-    _content_not_blank = field_validator("content")(_not_blank)
+    content: Annotated[
+        str, SettingLimit("memory_max_message_chars"), NotBlank, NOT_BLANK_SCHEMA, Utf8
+    ]
 
 
 class ConversationRequest(_Request):
-    messages: list[ChatMessage] = Field(min_length=1, description="The conversation, oldest first.")
+    messages: Annotated[
+        list[ChatMessage],
+        Field(min_length=1, description="The conversation, oldest first."),
+        SettingLimit("memory_max_messages"),
+    ]
     session_id: SessionId | None = Field(None, description="Groups memories from one chat session.")
-    metadata: dict[str, MetadataValue] | None = Field(
+    metadata: Metadata | None = Field(
         None, description="Flat key/value pairs stored with every memory of this conversation."
     )
 
-    @field_validator("metadata")
-    @classmethod
-    def _metadata_keys(
-        cls, value: dict[str, MetadataValue] | None
-    ) -> dict[str, MetadataValue] | None:
-        if value is not None:
-            _check_keys(value, forbidden=SERVICE_KEYS | MEM0_KEYS, what="metadata")
-        return value
-
 
 class SearchRequest(_Request):
-    query: str = Field(description="What to look for, in natural language.")
-    limit: int | None = Field(None, ge=1, description="How many results (default 5, at most 20).")
-    filters: dict[str, MetadataValue] | None = Field(
-        None, description='Exact-match filters on memory metadata, e.g. {"category": "food"}.'
+    query: Annotated[
+        str, SettingLimit("memory_max_query_chars"), NotBlank, NOT_BLANK_SCHEMA, Utf8
+    ] = Field(description="What to look for, in natural language.")
+    limit: (
+        Annotated[
+            int, Field(ge=1), SettingLimit("memory_search_limit_max"), BeforeValidator(_integral)
+        ]
+        | None
+    ) = Field(None, description="How many results (default 5).")
+    filters: Filters | None = Field(
+        None,
+        description='Exact matches on memory metadata, e.g. {"category": "food"}: flat, no '
+        "operators, no wildcards.",
     )
-
-    _query_not_blank = field_validator("query")(_not_blank)
-
-    @field_validator("filters")
-    @classmethod
-    def _filter_keys(
-        cls, value: dict[str, MetadataValue] | None
-    ) -> dict[str, MetadataValue] | None:
-        if value is not None:
-            _check_keys(value, forbidden=MEM0_KEYS, what="filters")
-        return value
 
 
 class PreferenceRequest(_Request):
-    preference: str = Field(description="The preference, in the user's words.")
-    category: Category = Field("general", description="Lowercase letters, digits, '_' or '-'.")
+    preference: Annotated[
+        str, SettingLimit("memory_max_preference_chars"), NotBlank, NOT_BLANK_SCHEMA, Utf8
+    ] = Field(description="The preference, in the user's words.")
+    category: Category = "general"
 
-    _preference_not_blank = field_validator("preference")(_not_blank)
+
+# --- Responses ---------------------------------------------------------------------------
 
 
 class MemoryOut(BaseModel):

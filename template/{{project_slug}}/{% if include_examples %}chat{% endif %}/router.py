@@ -11,13 +11,14 @@ from typing import Annotated
 from fastapi import APIRouter, BackgroundTasks, Depends, Request
 
 from ..auth import UserId
+from ..errors import error_responses
 from ..memory.domain import Message
-from ..memory.router import AppSettings, Service, check_text_length, store_conversation
+from ..memory.router import AppSettings, Service, request_limits, store_conversation
 from ..memory.schemas import MemoryOut
 from .model import ChatModel
 from .schemas import ChatRequest, ChatResponse
 
-router = APIRouter(prefix="/api/v1", tags=["chat"])
+router = APIRouter(prefix="/api/v1", tags=["chat"], dependencies=[Depends(request_limits)])
 
 
 def get_chat_model(request: Request) -> ChatModel:
@@ -29,7 +30,10 @@ Model = Annotated[ChatModel, Depends(get_chat_model)]
 
 
 @router.post(
-    "/chat", response_model=ChatResponse, summary="Chat with an assistant that remembers you"
+    "/chat",
+    response_model=ChatResponse,
+    summary="Chat with an assistant that remembers you",
+    responses=error_responses(401, 413, 422, 503),
 )
 async def chat(
     body: ChatRequest,
@@ -39,7 +43,6 @@ async def chat(
     model: Model,
     settings: AppSettings,
 ) -> ChatResponse:
-    check_text_length(body.message, settings.memory_max_message_chars, "The message")
     memories = await service.search_memories(
         body.message, user_id, settings.memory_search_limit_default
     )

@@ -1,29 +1,33 @@
 """Request and response models of POST /api/v1/chat.
 
-The message's size limit comes from settings (MEMORY_MAX_MESSAGE_CHARS) and is checked in
-the router, as for conversations; the body carries no user id, which comes from the token.
+The message's size limit comes from settings (MEMORY_MAX_MESSAGE_CHARS), as for the messages
+of a conversation; the body carries no user id, which comes from the token.
 """
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from typing import Annotated
 
-from ..memory.schemas import MemoryOut, SessionId
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..memory.schemas import (
+    NOT_BLANK_SCHEMA,
+    MemoryOut,
+    NotBlank,
+    SessionId,
+    SettingLimit,
+    Utf8,
+)
 
 
 class ChatRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
-    message: str = Field(min_length=1, description="What the user says, in their own words.")
+    message: Annotated[
+        str, SettingLimit("memory_max_message_chars"), NotBlank, NOT_BLANK_SCHEMA, Utf8
+    ] = Field(description="What the user says, in their own words.")
     session_id: SessionId | None = Field(
         None,
         description="Continues a chat session; a new session starts when it is omitted.",
     )
-
-    @field_validator("message")
-    @classmethod
-    def _not_blank(cls, value: str) -> str:
-        if not value.strip():
-            raise ValueError("must not be empty or only whitespace")
-        return value
 
 
 class ChatResponse(BaseModel):
