@@ -124,8 +124,9 @@ class MemoryService:
         async with self._write_locks.hold(user_id):
             return await self._backend.delete_user(store_user_id(user_id))
 
-    async def ready(self) -> None:
-        await self._backend.ping()
+    async def ready(self) -> str | None:
+        """Raise if the store cannot serve; else None, or a warning for the readiness probe."""
+        return await self._backend.ping()
 
     async def close(self) -> None:
         await self._backend.close()
