@@ -177,14 +177,19 @@ async def test_any_subject_reaches_only_its_own_memories(
     marker = f"probe{uuid.uuid4().hex[:10]}"
     created = await client.post(
         f"{API}/preferences",
-        json={"preference": f"Keeps {marker} notes", "category": "probe"},
+        json={
+            "preference": f"Keeps notes on the vault code and the blue rug ({marker})",
+            "category": "probe",
+        },
         headers=headers,
     )
     assert created.status_code == 201, created.text
     own = created.json()["id"]
 
-    # The query shares words with the victims' memories: a widened scope would return them.
-    found = await search(client, headers, f"{marker} notes victim secret vault code blue rug")
+    # The query shares most of its words with the subject's memory and with the victims'
+    # (fixed words, so that no random marker's hash can cancel them out): a widened scope
+    # would return the victims' memories too.
+    found = await search(client, headers, "notes victim secret vault code blue rug")
     assert [r["id"] for r in found] == [own]
     assert [m["id"] for m in await all_memories(client, headers)] == [own]
     preferences = (await client.get(f"{API}/preferences", headers=headers)).json()
