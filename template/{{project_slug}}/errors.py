@@ -56,7 +56,7 @@ def _header(description: str) -> dict[str, Any]:
     return {"description": description, "required": True, "schema": {"type": "string"}}
 
 
-_RETRY_AFTER = _header("Seconds to wait before retrying.")
+RETRY_AFTER_HEADER = _header("Seconds to wait before retrying.")
 _ERRORS: dict[int, tuple[str, dict[str, Any]]] = {
     401: (
         "Missing, invalid or expired access token.",
@@ -68,7 +68,7 @@ _ERRORS: dict[int, tuple[str, dict[str, Any]]] = {
     429: (
         "Over the caller's rate limit.",
         {
-            "Retry-After": _RETRY_AFTER,
+            "Retry-After": RETRY_AFTER_HEADER,
             "X-RateLimit-Limit": _header("The budget of this route group per window."),
             "X-RateLimit-Remaining": _header("What is left of it (0)."),
             "X-RateLimit-Reset": _header("Unix time when the budget comes back."),
@@ -76,7 +76,7 @@ _ERRORS: dict[int, tuple[str, dict[str, Any]]] = {
     ),
     503: (
         "A provider the service depends on is down or timing out.",
-        {"Retry-After": _RETRY_AFTER},
+        {"Retry-After": RETRY_AFTER_HEADER},
     ),
 }
 

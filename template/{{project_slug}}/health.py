@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from .errors import ProviderUnavailableError
+from .errors import RETRY_AFTER_HEADER, ProviderUnavailableError
 
 router = APIRouter(tags=["health"])
 
@@ -44,13 +44,7 @@ async def healthz() -> Liveness:
         503: {
             "model": Readiness,
             "description": "The memory store (or a provider) cannot serve now.",
-            "headers": {
-                "Retry-After": {
-                    "description": "Seconds to wait before probing again.",
-                    "required": True,
-                    "schema": {"type": "string"},
-                }
-            },
+            "headers": {"Retry-After": RETRY_AFTER_HEADER},
         }
     },
 )
