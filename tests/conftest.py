@@ -111,6 +111,11 @@ TOOL_COMMANDS: dict[str, list[str]] = {
     "ruff-format": ["uv", "run", "ruff", "format", "--check", "."],
     "mypy": ["uv", "run", "mypy"],
     "suite": ["uv", "run", "pytest", "-q", "-p", "no:cacheprovider"],
+    # The generated suite without its `durability` tests (kill -9, a 20-second outage,
+    # SIGTERM, the scaled topology: real processes, a minute or two per render). Renders
+    # that differ from a suite render only in their options run this: the durability tests
+    # still run once per memory mode (see test_generated_project.py).
+    "suite-core": ["uv", "run", "pytest", "-q", "-p", "no:cacheprovider", "-m", "not durability"],
 }
 SYNC_COMMAND = ["uv", "sync"]
 

@@ -23,7 +23,7 @@ SELF_HOSTED = {"qdrant", "chroma", "pinecone"}
 
 # Files that only some modes render (paths relative to the project).
 MODE_FILES = {
-    "compose.yaml": {"qdrant", "chroma"},
+    "tests/test_scaled.py": {"chroma", "pinecone", "hosted"},
     "tests/chroma_server.py": {"chroma"},
     "tests/fakes/pinecone_server.py": {"pinecone"},
     "tests/test_fake_pinecone.py": {"pinecone"},
@@ -51,15 +51,15 @@ MODE_MARKERS: dict[str, dict[str, list[str]]] = {
                "words": ["MEM0_API_KEY", "AsyncMemoryClient", "Mem0 Platform"]},
 }
 # What each yes/no option brings (its settings in .env.example, its dependencies); a render has
-# them exactly when one of the listed options is on. REDIS_URL and redis serve both the cache
-# and the rate limits.
+# them exactly when one of the listed options is on. REDIS_URL serves both the cache and the
+# rate limits (the redis client itself is in every render: the Redis job queue needs it).
 OPTION_MARKERS: dict[str, dict[str, Any]] = {
     "include_cache": {"env": ["MEMORY_CACHE_TTL_SECONDS", "MEMORY_CACHE_MAX_ENTRIES"], "deps": []},
     "include_rate_limit": {
         "env": ["RATE_LIMIT_SEARCH", "RATE_LIMIT_WRITES", "RATE_LIMIT_READS"],
         "deps": ["limits"],
     },
-    "include_cache|include_rate_limit": {"env": ["REDIS_URL"], "deps": ["redis"]},
+    "include_cache|include_rate_limit": {"env": ["REDIS_URL"], "deps": []},
 }
 # The model provider's settings and dependency: every self-hosted mode has them, hosted none.
 MODEL_PROVIDER_ENV = ["OPENAI_", "OLLAMA_"]

@@ -1,8 +1,9 @@
 """Run the rendered project's own tooling the way its owner would, in a real `uv sync`ed env.
 
 Every combination of the matrix (memory mode x the yes/no options) is linted and
-type-checked; for every mode, the all-off and the all-on combination also run the generated
-suite. Tools run once per distinct tree (see `tree_tool` in conftest.py): each test id below
+type-checked; for every mode, the all-on combination runs the whole generated suite, and the
+all-off combination (and Ollama's render) runs it without its `durability` tests (kill -9,
+outages, SIGTERM, the scaled topology), which the all-on run already covers for that mode. Tools run once per distinct tree (see `tree_tool` in conftest.py): each test id below
 asserts on the result recorded for its render's tree, so combinations that render the same
 project share one run, and combinations that differ get their own.
 
@@ -29,10 +30,10 @@ EXTRA_SUITE_RENDERS = ["ollama"]
 EXTRA_LINT_RENDERS = [*EXTRA_SUITE_RENDERS, "quirky"]
 
 LINT_RENDERS = [*MATRIX, *EXTRA_LINT_RENDERS]
-SUITE_RENDERS = [
-    *(all_options(mode, value) for mode in MEMORY_MODES for value in (False, True)),
-    *EXTRA_SUITE_RENDERS,
-]
+# The whole generated suite, durability tests included: the all-on render of every mode.
+SUITE_RENDERS = [all_options(mode, True) for mode in MEMORY_MODES]
+# The suite without its `durability` tests: the all-off render of every mode, and Ollama.
+CORE_SUITE_RENDERS = [*(all_options(mode, False) for mode in MEMORY_MODES), *EXTRA_SUITE_RENDERS]
 CHECKS = ["ruff-check", "ruff-format", "mypy"]
 
 
@@ -53,6 +54,14 @@ def _assert_ok(result: ToolResult, render_name: str) -> None:
 @pytest.mark.parametrize("render_name", _cases(SUITE_RENDERS))
 def test_generated_suite_passes(render_name: str, tree_tool: ToolFn) -> None:
     _assert_ok(tree_tool(render_name, "suite"), render_name)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("render_name", _cases(CORE_SUITE_RENDERS))
+def test_generated_suite_passes_without_durability_tests(
+    render_name: str, tree_tool: ToolFn
+) -> None:
+    _assert_ok(tree_tool(render_name, "suite-core"), render_name)
 
 
 @pytest.mark.slow

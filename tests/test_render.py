@@ -34,6 +34,8 @@ EXPECTED_FILES = [
     "{slug}/memory/backend.py",
     "tests/conftest.py",
     "tests/fakes/model_server.py",
+    "tests/redis_server.py",
+    "compose.yaml",
 ]
 
 # Files the yes/no options render: each path exists exactly when one of its options is on.
@@ -42,7 +44,6 @@ OPTION_FILES = {
     "tests/test_cache.py": {"include_cache"},
     "{slug}/ratelimit.py": {"include_rate_limit"},
     "tests/test_rate_limit.py": {"include_rate_limit"},
-    "tests/redis_server.py": {"include_cache", "include_rate_limit"},
     "{slug}/chat": {"include_examples"},
     "examples": {"include_examples"},
     "tests/test_examples.py": {"include_examples"},

@@ -1,5 +1,7 @@
 """Small helpers shared by the API tests."""
 
+import asyncio
+import time
 from typing import Any
 
 import httpx
@@ -7,15 +9,41 @@ import httpx
 API = "/api/v1/memory"
 
 
+FINISHED = frozenset({"done", "failed", "cancelled"})
+
+
+async def wait_for_job(
+    client: httpx.AsyncClient,
+    headers: dict[str, str],
+    job_id: str,
+    *,
+    until: frozenset[str] = FINISHED,
+    within: float = 30,
+) -> dict[str, Any]:
+    """Poll the job until its status is in `until`; fail after `within` seconds."""
+    deadline = time.monotonic() + within
+    while True:
+        response = await client.get(f"{API}/jobs/{job_id}", headers=headers)
+        assert response.status_code == 200, response.text
+        job: dict[str, Any] = response.json()
+        if job["status"] in until:
+            return job
+        assert time.monotonic() < deadline, f"job still {job['status']} after {within}s: {job}"
+        await asyncio.sleep(0.05)
+
+
 async def remember(
     client: httpx.AsyncClient, headers: dict[str, str], *texts: str, **body: Any
-) -> None:
-    """Store user messages as a conversation; over ASGI the background task finishes first."""
+) -> dict[str, Any]:
+    """Store user messages as a conversation and wait until its job is done."""
     messages = [{"role": "user", "content": text} for text in texts]
     response = await client.post(
         f"{API}/conversation", json={"messages": messages, **body}, headers=headers
     )
     assert response.status_code == 202, response.text
+    job = await wait_for_job(client, headers, response.json()["job_id"])
+    assert job["status"] == "done", job
+    return job
 
 
 async def search(

@@ -6,7 +6,7 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from tests.helpers import API, all_memories, remember, search
+from tests.helpers import API, all_memories, remember, search, wait_for_job
 
 pytestmark = pytest.mark.anyio
 
@@ -35,10 +35,17 @@ async def test_conversation_is_accepted_and_becomes_searchable(
     }
     response = await client.post(f"{API}/conversation", json=body, headers=headers)
     assert response.status_code == 202
-    assert response.json()["status"] == "accepted"
-    assert response.json()["messages"] == 3
+    accepted = response.json()
+    assert accepted["status"] == "queued"
+    assert accepted["messages"] == 3
+    assert response.headers["location"] == f"{API}/jobs/{accepted['job_id']}"
 
+    job = await wait_for_job(client, headers, accepted["job_id"])
+    assert job["status"] == "done"
+    assert job["attempts"] == 1
     results = await search(client, headers, "Which food do I love?")
+    if job["memory_ids"]:  # a hosted store extracts later and names no memory yet
+        assert [r["id"] for r in results] == job["memory_ids"]
     assert [r["memory"] for r in results] == ["I am vegetarian and I love Italian food"]
     found = results[0]
     assert found["score"] > 0
@@ -226,6 +233,7 @@ async def test_openapi_documents_the_api(client: httpx.AsyncClient) -> None:
         f"{API}/preferences",
         f"{API}/memories",
         f"{API}/memories/{{memory_id}}",
+        f"{API}/jobs/{{job_id}}",
     } <= paths
 
 
@@ -238,6 +246,8 @@ async def test_concurrent_writes_for_one_user_do_not_duplicate(
         *(client.post(f"{API}/conversation", json=body, headers=headers) for _ in range(5))
     )
     assert [r.status_code for r in responses] == [202] * 5
+    jobs = [await wait_for_job(client, headers, r.json()["job_id"]) for r in responses]
+    assert [job["status"] for job in jobs] == ["done"] * 5
     assert [m["memory"] for m in await all_memories(client, headers)] == [
         "My locker code is on a green card"
     ]

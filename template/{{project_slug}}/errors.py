@@ -18,6 +18,8 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
+from .ingest.model import IdempotencyKeyBusyError, IdempotencyKeyReusedError, QueueFullError
+
 logger = logging.getLogger(__name__)
 
 MAX_SUMMARIZED_ERRORS = 3
@@ -52,30 +54,45 @@ class Error(BaseModel):
     )
 
 
-def _header(description: str) -> dict[str, Any]:
-    return {"description": description, "required": True, "schema": {"type": "string"}}
+def _header(description: str, *, required: bool = True) -> dict[str, Any]:
+    return {"description": description, "required": required, "schema": {"type": "string"}}
 
 
 RETRY_AFTER_HEADER = _header("Seconds to wait before retrying.")
+LOCATION_HEADER = _header("Where to follow the job: `GET` it for its status.")
+REPLAYED_HEADER = _header(
+    "`true` when this is the stored answer to an earlier request with the same "
+    "Idempotency-Key (nothing was stored again).",
+    required=False,
+)
 _ERRORS: dict[int, tuple[str, dict[str, Any]]] = {
     401: (
         "Missing, invalid or expired access token.",
         {"WWW-Authenticate": _header("`Bearer`, with the realm.")},
     ),
-    404: ("No such memory among yours.", {}),
+    404: ("No such memory (or job) among yours.", {}),
+    409: (
+        "The Idempotency-Key was used before with another body, or its first request is "
+        "still being processed (retry later).",
+        {},
+    ),
     413: ("The request body is larger than MAX_REQUEST_BYTES.", {}),
     422: ("The input is invalid: `errors` says where and why.", {}),
     429: (
-        "Over the caller's rate limit.",
+        "Over the caller's rate limit, or too many of the caller's conversations pending.",
         {
             "Retry-After": RETRY_AFTER_HEADER,
-            "X-RateLimit-Limit": _header("The budget of this route group per window."),
-            "X-RateLimit-Remaining": _header("What is left of it (0)."),
-            "X-RateLimit-Reset": _header("Unix time when the budget comes back."),
+            "X-RateLimit-Limit": _header(
+                "Rate limits: the budget of this route group per window.", required=False
+            ),
+            "X-RateLimit-Remaining": _header("Rate limits: what is left (0).", required=False),
+            "X-RateLimit-Reset": _header(
+                "Rate limits: Unix time when the budget comes back.", required=False
+            ),
         },
     ),
     503: (
-        "A provider the service depends on is down or timing out.",
+        "A provider the service depends on (or its job queue) is down, timing out or full.",
         {"Retry-After": RETRY_AFTER_HEADER},
     ),
 }
@@ -185,6 +202,34 @@ async def _provider_unavailable(request: Request, exc: Exception) -> JSONRespons
     )
 
 
+async def _queue_full(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, QueueFullError)
+    status = 429 if exc.scope == "user" else 503
+    return JSONResponse(
+        status_code=status,
+        content=error_body(str(exc)),
+        headers={"Retry-After": str(exc.retry_after)},
+    )
+
+
+async def _key_reused(_request: Request, exc: Exception) -> JSONResponse:
+    detail = (
+        "This Idempotency-Key was already used for a request with a different body; "
+        "use a new key for a new request."
+    )
+    # 409, not the 422 the IETF idempotency-key draft suggests: here 422 always means "this
+    # input is invalid", and this body is valid; it conflicts with what the key recorded.
+    return JSONResponse(status_code=409, content=error_body(detail))
+
+
+async def _key_busy(_request: Request, exc: Exception) -> JSONResponse:
+    detail = (
+        "The first request with this Idempotency-Key is still being processed; "
+        "retry in a few seconds to get its answer."
+    )
+    return JSONResponse(status_code=409, content=error_body(detail), headers={"Retry-After": "2"})
+
+
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     logger.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return JSONResponse(status_code=500, content=error_body("Internal server error."))
@@ -195,4 +240,7 @@ def register_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(MemoryNotFoundError, _not_found)
     app.add_exception_handler(ProviderUnavailableError, _provider_unavailable)
+    app.add_exception_handler(QueueFullError, _queue_full)
+    app.add_exception_handler(IdempotencyKeyReusedError, _key_reused)
+    app.add_exception_handler(IdempotencyKeyBusyError, _key_busy)
     app.add_exception_handler(Exception, _unexpected)

@@ -69,6 +69,12 @@ def configure_logging(level: str, log_format: str) -> None:
         logging.getLogger(name).propagate = True
 
 
+def current_request_id() -> str | None:
+    """The id of the request being served, if any (work it queues logs under the same id)."""
+    request_id = structlog.contextvars.get_contextvars().get("request_id")
+    return str(request_id) if request_id is not None else None
+
+
 def outcome_of(status: int) -> str:
     if status < 400:
         return "ok"

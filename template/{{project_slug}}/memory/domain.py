@@ -4,6 +4,10 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, TypedDict
 
 MetadataValue = str | int | float | bool
+# Metadata the service writes on every memory a conversation job stores: which job stored it,
+# so that a redelivered job can first remove what an interrupted delivery left. Never shown.
+JOB_KEY = "job_id"
+HIDDEN_KEYS = frozenset({JOB_KEY})
 Role = Literal["user", "assistant", "system"]
 
 

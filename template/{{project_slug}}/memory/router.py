@@ -1,26 +1,29 @@
 """HTTP routes for memories: parse, call the service, shape the answer.
 
-The router never touches mem0; the caller's user id comes only from `UserId` (the token).
+The router never touches mem0 or the job queue; the caller's user id comes only from
+`UserId` (the token).
 Requests are validated by their schemas (`schemas.py`), limits from settings included; each
 route documents the errors it can answer with (`error_responses`).
 """
 
-import time
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request, status
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response, status
+from fastapi import Path as PathParam
 
 from ..auth import UserId
-from ..errors import ProviderUnavailableError, error_responses
-from ..observability import operations
+from ..errors import LOCATION_HEADER, REPLAYED_HEADER, error_responses
 from ..settings import Settings, get_settings
-from .domain import Message, MetadataValue
+from .domain import Message
 from .schemas import (
     CATEGORY_PATTERN,
+    IDEMPOTENCY_KEY_PATTERN,
+    JOB_ID_PATTERN,
     ConversationAccepted,
     ConversationRequest,
     ForgetResponse,
+    JobOut,
     MemoryOut,
     MemoryPage,
     PreferenceList,
@@ -41,6 +44,16 @@ def get_memory_service(request: Request) -> MemoryService:
 
 Service = Annotated[MemoryService, Depends(get_memory_service)]
 AppSettings = Annotated[Settings, Depends(get_settings)]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        pattern=IDEMPOTENCY_KEY_PATTERN,
+        description="Any unique string (a UUID, say) per logical request: a retry with the "
+        "same key and body gets the first answer and stores nothing twice; the same key with "
+        "another body is refused (409). Remembered for IDEMPOTENCY_TTL_SECONDS.",
+    ),
+]
 
 
 async def request_limits(settings: AppSettings) -> None:
@@ -54,53 +67,57 @@ async def request_limits(settings: AppSettings) -> None:
 router = APIRouter(prefix="/api/v1/memory", tags=["memory"], dependencies=[Depends(request_limits)])
 
 
-async def store_conversation(
-    service: MemoryService,
-    user_id: str,
-    messages: list[Message],
-    metadata: dict[str, MetadataValue],
-) -> None:
-    """Store a conversation as a background task, logging the outcome: nobody awaits it."""
-    log = operations.bind(operation="store_conversation", user_id=user_id)
-    started = time.perf_counter()
-    try:
-        stored = await service.add_conversation(user_id, messages, metadata)
-    except ProviderUnavailableError as exc:
-        log.error(
-            "conversation not stored",
-            outcome="unavailable",
-            reason=str(exc),
-            latency_ms=_ms(started),
-        )
-    except Exception:
-        log.exception("conversation not stored", outcome="error", latency_ms=_ms(started))
-    else:
-        log.info("conversation stored", outcome="ok", memories=len(stored), latency_ms=_ms(started))
-
-
-def _ms(started: float) -> float:
-    return round((time.perf_counter() - started) * 1000, 1)
+def _job_location(job_id: str) -> str:
+    return f"{router.prefix}/jobs/{job_id}"
 
 
 @router.post(
     "/conversation",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=ConversationAccepted,
-    summary="Store a conversation as memories (in the background)",
-    responses=error_responses(401, 413, 422),
+    summary="Store a conversation as memories (durably queued)",
+    responses={
+        202: {"headers": {"Location": LOCATION_HEADER, "Idempotent-Replayed": REPLAYED_HEADER}},
+        **error_responses(401, 409, 413, 422, 429, 503),
+    },
 )
 async def add_conversation(
     body: ConversationRequest,
-    background: BackgroundTasks,
     user_id: UserId,
     service: Service,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
 ) -> ConversationAccepted:
+    """The conversation is written to the job queue before this answers; a worker turns it
+    into memories. `GET` the `Location` to see what became of it."""
     messages: list[Message] = [{"role": m.role, "content": m.content} for m in body.messages]
     metadata = dict(body.metadata or {})
     if body.session_id is not None:
         metadata["session_id"] = body.session_id
-    background.add_task(store_conversation, service, user_id, messages, metadata)
-    return ConversationAccepted(messages=len(messages))
+    accepted = await service.accept_conversation(user_id, messages, metadata, idempotency_key)
+    response.headers["Location"] = _job_location(accepted.job.id)
+    if accepted.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    job = JobOut.of(accepted.job)
+    return ConversationAccepted(**job.model_dump(), messages=len(messages))
+
+
+@router.get(
+    "/jobs/{job_id}",
+    response_model=JobOut,
+    response_model_exclude_none=True,
+    summary="What became of an accepted conversation",
+    responses=error_responses(401, 404, 422, 503),
+)
+async def get_job(
+    job_id: Annotated[str, PathParam(pattern=JOB_ID_PATTERN, description="From the 202.")],
+    user_id: UserId,
+    service: Service,
+) -> JobOut:
+    job = await service.job(user_id, job_id)
+    if job is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, "Job not found.")
+    return JobOut.of(job)
 
 
 @router.post(
@@ -142,10 +159,24 @@ async def get_summary(user_id: UserId, service: Service) -> SummaryResponse:
     status_code=status.HTTP_201_CREATED,
     response_model=MemoryOut,
     summary="Store a preference",
-    responses=error_responses(401, 413, 422, 503),
+    responses={
+        201: {"headers": {"Idempotent-Replayed": REPLAYED_HEADER}},
+        **error_responses(401, 409, 413, 422, 503),
+    },
 )
-async def add_preference(body: PreferenceRequest, user_id: UserId, service: Service) -> MemoryOut:
-    return MemoryOut.of(await service.add_user_preference(user_id, body.preference, body.category))
+async def add_preference(
+    body: PreferenceRequest,
+    user_id: UserId,
+    service: Service,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
+) -> MemoryOut:
+    item, replayed = await service.add_user_preference(
+        user_id, body.preference, body.category, idempotency_key
+    )
+    if replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return MemoryOut.of(item)
 
 
 @router.get(

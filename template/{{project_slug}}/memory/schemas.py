@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from pydantic import (
@@ -33,12 +34,13 @@ from pydantic import (
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, PydanticCustomError, PydanticKnownError, core_schema
 
+from ..ingest.model import JobState, JobStatus
 from ..settings import Settings
-from .domain import MemoryItem, MetadataValue, Role
+from .domain import HIDDEN_KEYS, MemoryItem, MetadataValue, Role
 
 IDENTITY_KEYS = frozenset({"user_id", "agent_id", "run_id"})
 # Keys mem0 or this service write themselves; callers may filter on some of them but never set them.
-SERVICE_KEYS = frozenset({"type", "category", "session_id"})
+SERVICE_KEYS = frozenset({"type", "category", "session_id", *HIDDEN_KEYS})
 MEM0_KEYS = frozenset(
     {
         "data",
@@ -59,6 +61,9 @@ MEM0_KEYS = frozenset(
 # Logical operators of mem0's filter language, refused in any case.
 OPERATOR_KEYS = frozenset({"and", "or", "not"})
 KEY_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$"
+# Idempotency keys: visible ASCII, as an HTTP header carries them.
+IDEMPOTENCY_KEY_PATTERN = r"^[\x21-\x7e]{1,255}$"
+JOB_ID_PATTERN = r"^[0-9a-f]{32}$"
 MAX_METADATA_KEYS = 20
 MAX_METADATA_STRING = 500
 # Integers JSON readers in every language hold exactly (and every store can index).
@@ -341,7 +346,7 @@ def _check_metadata(value: Any) -> Any:
 
 
 def _check_filters(value: Any) -> Any:
-    return _check_flat(value, forbidden=MEM0_KEYS, what="filters", filters=True)
+    return _check_flat(value, forbidden=MEM0_KEYS | HIDDEN_KEYS, what="filters", filters=True)
 
 
 # Flat key/value objects: each checked by one validator (clear messages, one at a time) and
@@ -353,7 +358,7 @@ Metadata = Annotated[
 ]
 Filters = Annotated[
     dict[str, MetadataValue],
-    WithJsonSchema(_flat_schema(forbidden=MEM0_KEYS, filters=True)),
+    WithJsonSchema(_flat_schema(forbidden=MEM0_KEYS | HIDDEN_KEYS, filters=True)),
     BeforeValidator(_check_filters),
 ]
 
@@ -425,17 +430,55 @@ class MemoryOut(BaseModel):
         return cls(
             id=item.id,
             memory=item.memory,
-            metadata=item.metadata,
+            metadata={k: v for k, v in item.metadata.items() if k not in HIDDEN_KEYS},
             created_at=item.created_at,
             updated_at=item.updated_at,
             score=item.score,
         )
 
 
-class ConversationAccepted(BaseModel):
-    status: str = "accepted"
+def _when(epoch: float | None) -> datetime | None:
+    return datetime.fromtimestamp(epoch, UTC) if epoch is not None else None
+
+
+class JobOut(BaseModel):
+    """What became of an accepted conversation."""
+
+    job_id: str
+    status: JobStatus = Field(
+        description="`queued`, `running`, `retrying` (an attempt failed; see `reason` and "
+        "`next_attempt_at`), `done` (see `memory_ids`), `failed` (retries exhausted; see "
+        "`reason`) or `cancelled` (you were forgotten before it ran)."
+    )
+    attempts: int = Field(description="Deliveries to a worker so far.")
+    created_at: datetime
+    updated_at: datetime
+    next_attempt_at: datetime | None = None
+    reason: str | None = Field(None, description="Why the last attempt failed.")
+    memory_ids: list[str] = Field(
+        default_factory=list, description="The memories the conversation produced (when done)."
+    )
+
+    @classmethod
+    def of(cls, job: JobState) -> "JobOut":
+        return cls(
+            job_id=job.id,
+            status=job.status,
+            attempts=job.attempts,
+            created_at=datetime.fromtimestamp(job.created_at, UTC),
+            updated_at=datetime.fromtimestamp(job.updated_at, UTC),
+            next_attempt_at=_when(job.next_attempt_at),
+            reason=job.reason,
+            memory_ids=job.memory_ids,
+        )
+
+
+class ConversationAccepted(JobOut):
     messages: int
-    detail: str = "The conversation is being turned into memories in the background."
+    detail: str = (
+        "The conversation is stored durably and is being turned into memories; "
+        "follow the Location header to see when it is done."
+    )
 
 
 class SearchResponse(BaseModel):

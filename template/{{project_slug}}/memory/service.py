@@ -2,20 +2,31 @@
 
 Every operation takes the caller's user id (from authentication) and is scoped to it: the
 backend only ever sees `store_user_id(user_id)` (see scope.py), never the id as written.
-Writes for one user are serialized: mem0's duplicate check reads before it writes, so two
-concurrent adds for the same user could both store the same fact.
+Conversations are not stored while the caller waits: `accept_conversation` puts them in the
+durable job queue (see ingest/), and a worker calls `store_job`. Writes for one user are
+serialized across every process that writes (the queue's `UserLocks`): mem0's duplicate
+check reads before it writes, so two concurrent adds for one user could store a fact twice.
 """
 
-import asyncio
+import dataclasses
+import hashlib
+import json
 import logging
-import weakref
+import uuid
 from collections import defaultdict
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 from ..errors import MemoryNotFoundError
-from .domain import MemoryBackend, MemoryItem, Message, MetadataValue
+from ..ingest.model import (
+    Delivery,
+    IdempotencyKeyBusyError,
+    IdempotencyKeyReusedError,
+    JobQueue,
+    JobState,
+    NewJob,
+)
+from ..observability import current_request_id
+from .domain import JOB_KEY, MemoryBackend, MemoryItem, Message, MetadataValue
 from .scope import store_user_id
 
 logger = logging.getLogger(__name__)
@@ -25,42 +36,89 @@ CONVERSATION = "conversation"
 RECENT_IN_SUMMARY = 5
 
 
-class _UserLocks:
-    """One asyncio.Lock per user id, dropped once nobody holds or waits for it."""
-
-    def __init__(self) -> None:
-        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
-
-    @asynccontextmanager
-    async def hold(self, user_id: str) -> AsyncIterator[None]:
-        lock = self._locks.get(user_id)
-        if lock is None:
-            lock = asyncio.Lock()
-            self._locks[user_id] = lock
-        async with lock:
-            yield
-
-
 def _newest_first(items: list[MemoryItem]) -> list[MemoryItem]:
     return sorted(items, key=lambda item: item.created_at or "", reverse=True)
 
 
-class MemoryService:
-    def __init__(self, backend: MemoryBackend, *, list_max: int = 1000) -> None:
-        self._backend = backend
-        self._list_max = list_max
-        self._write_locks = _UserLocks()
+def fingerprint(operation: str, body: Any) -> str:
+    """A digest of a request's meaning, to tell a client's retry from a different request."""
+    blob = json.dumps([operation, body], sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()
 
-    async def add_conversation(
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Accepted:
+    job: JobState
+    replayed: bool
+
+
+class MemoryService:
+    def __init__(self, backend: MemoryBackend, queue: JobQueue, *, list_max: int = 1000) -> None:
+        self._backend = backend
+        self._queue = queue
+        self._locks = queue.locks
+        self._list_max = list_max
+
+    # --- conversations: accepted into the queue, stored by a worker ------------------------
+
+    async def accept_conversation(
         self,
         user_id: str,
         messages: list[Message],
-        metadata: dict[str, MetadataValue] | None = None,
-    ) -> list[MemoryItem]:
-        """Extract memories from a conversation and store them for the user."""
-        enriched: dict[str, MetadataValue] = {**(metadata or {}), "type": CONVERSATION}
-        async with self._write_locks.hold(user_id):
-            return await self._backend.add(store_user_id(user_id), messages, enriched, infer=True)
+        metadata: dict[str, MetadataValue],
+        idempotency_key: str | None = None,
+    ) -> Accepted:
+        """Queue a conversation durably; with an idempotency key, a retry gets the same job."""
+        job_id = uuid.uuid4().hex
+        replayed = False
+        if idempotency_key is not None:
+            digest = fingerprint("conversation", [messages, metadata])
+            claim = await self._queue.idempotency.claim(
+                user_id, f"conversation:{idempotency_key}", digest, job_id
+            )
+            if claim.state == "mismatch":
+                raise IdempotencyKeyReusedError(idempotency_key)
+            if claim.state == "replay" and claim.value:
+                job_id, replayed = claim.value, True
+        # Idempotent on the id: a replay whose first enqueue never landed enqueues it now.
+        new = NewJob(job_id, user_id, messages, metadata, request_id=current_request_id())
+        job = await self._queue.enqueue(new)
+        return Accepted(job, replayed)
+
+    async def job(self, user_id: str, job_id: str) -> JobState | None:
+        """The caller's job, or None (also for someone else's job: indistinguishable)."""
+        job = await self._queue.get(job_id)
+        return job if job is not None and job.user_id == user_id else None
+
+    async def store_job(self, delivery: Delivery) -> list[str] | None:
+        """A worker's handler: store one delivered conversation, exactly once in effect.
+
+        Returns the new memories' ids, or None when the job was cancelled meanwhile (its user
+        was forgotten). A delivery after the first (a crash, an expired lease, a failed try)
+        first removes whatever an earlier delivery of the same job stored.
+        """
+        async with self._locks.hold(delivery.user_id):
+            if await self._queue.cancelled(delivery):
+                return None
+            scope = store_user_id(delivery.user_id)
+            if delivery.attempt > 1:
+                await self._remove_job_memories(scope, delivery.id)
+            metadata: dict[str, MetadataValue] = {
+                **delivery.metadata,
+                "type": CONVERSATION,
+                JOB_KEY: delivery.id,
+            }
+            stored = await self._backend.add(scope, delivery.messages, metadata, infer=True)
+        return [item.id for item in stored]
+
+    async def _remove_job_memories(self, scope: str, job_id: str) -> None:
+        leftovers = await self._backend.get_all(scope, {JOB_KEY: job_id}, self._list_max)
+        for item in leftovers:
+            await self._backend.delete(item.id)
+        if leftovers:
+            logger.info("removed %d memories of an interrupted delivery", len(leftovers))
+
+    # --- reads -----------------------------------------------------------------------------
 
     async def search_memories(
         self,
@@ -70,19 +128,6 @@ class MemoryService:
         filters: dict[str, MetadataValue] | None = None,
     ) -> list[MemoryItem]:
         return await self._backend.search(store_user_id(user_id), query, limit, filters or {})
-
-    async def add_user_preference(
-        self, user_id: str, preference: str, category: str = "general"
-    ) -> MemoryItem:
-        """Store a preference verbatim (no extraction), tagged with its category."""
-        metadata: dict[str, MetadataValue] = {"type": PREFERENCE, "category": category}
-        message: Message = {"role": "user", "content": preference}
-        scope = store_user_id(user_id)
-        async with self._write_locks.hold(user_id):
-            items = await self._backend.add(scope, [message], metadata, infer=False)
-        if not items:
-            raise RuntimeError("the memory store did not return the stored preference")
-        return items[0]
 
     async def list_preferences(self, user_id: str, category: str | None = None) -> list[MemoryItem]:
         filters: dict[str, MetadataValue] = {"type": PREFERENCE}
@@ -114,15 +159,70 @@ class MemoryService:
             raise MemoryNotFoundError(memory_id)
         return item
 
+    # --- synchronous writes ----------------------------------------------------------------
+
+    async def add_user_preference(
+        self,
+        user_id: str,
+        preference: str,
+        category: str = "general",
+        idempotency_key: str | None = None,
+    ) -> tuple[MemoryItem, bool]:
+        """Store a preference verbatim (no extraction), tagged with its category.
+
+        Returns the memory and whether it is the replayed answer of an earlier request with
+        the same idempotency key.
+        """
+        key = f"preferences:{idempotency_key}" if idempotency_key is not None else None
+        if key is not None:
+            digest = fingerprint("preferences", [preference, category])
+            claim = await self._queue.idempotency.claim(user_id, key, digest, None)
+            if claim.state == "mismatch":
+                raise IdempotencyKeyReusedError(idempotency_key)
+            if claim.state == "busy":
+                raise IdempotencyKeyBusyError(idempotency_key)
+            if claim.state == "replay" and claim.value:
+                return MemoryItem(**json.loads(claim.value)), True
+        try:
+            item = await self._store_preference(user_id, preference, category)
+        except BaseException:
+            if key is not None:  # nothing was stored: the client may try again with the key
+                await self._queue.idempotency.release(user_id, key)
+            raise
+        if key is not None:
+            await self._queue.idempotency.settle(user_id, key, json.dumps(dataclasses.asdict(item)))
+        return item, False
+
+    async def _store_preference(self, user_id: str, preference: str, category: str) -> MemoryItem:
+        metadata: dict[str, MetadataValue] = {"type": PREFERENCE, "category": category}
+        message: Message = {"role": "user", "content": preference}
+        async with self._locks.hold(user_id):
+            items = await self._backend.add(
+                store_user_id(user_id), [message], metadata, infer=False
+            )
+        if not items:
+            raise RuntimeError("the memory store did not return the stored preference")
+        return items[0]
+
     async def delete_memory(self, user_id: str, memory_id: str) -> None:
-        async with self._write_locks.hold(user_id):
+        async with self._locks.hold(user_id):
             await self.get_memory(user_id, memory_id)
             await self._backend.delete(memory_id)
 
     async def forget_user(self, user_id: str) -> int:
-        """Delete everything stored for the user; returns how many memories were removed."""
-        async with self._write_locks.hold(user_id):
-            return await self._backend.delete_user(store_user_id(user_id))
+        """Delete everything stored for the user; returns how many memories were removed.
+
+        Queued jobs are cancelled first; a job a worker is running holds the user's lock, so
+        this waits for it and then deletes what it stored. Nothing of theirs is stored after.
+        """
+        cancelled = await self._queue.cancel_user(user_id)
+        async with self._locks.hold(user_id):
+            deleted = await self._backend.delete_user(store_user_id(user_id))
+        await self._queue.idempotency.forget(user_id)
+        logger.info("user forgotten: %d memories deleted, %d jobs cancelled", deleted, cancelled)
+        return deleted
+
+    # --- lifecycle -------------------------------------------------------------------------
 
     async def ready(self) -> str | None:
         """Raise if the store cannot serve; else None, or a warning for the readiness probe."""

@@ -1,19 +1,20 @@
 """POST /api/v1/chat: recall, answer, remember.
 
 Each turn searches the caller's memories for the message, asks the language model with the
-best matches as context, and stores the turn (message and answer) in the background exactly
-as POST /api/v1/memory/conversation does, so a later chat can recall what was said.
+best matches as context, and queues the turn (message and answer) in the durable job queue
+exactly as POST /api/v1/memory/conversation does, so a later chat can recall what was said;
+`job_id` in the answer follows it (GET /api/v1/memory/jobs/{job_id}).
 """
 
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Request
+from fastapi import APIRouter, Depends, Request
 
 from ..auth import UserId
 from ..errors import error_responses
 from ..memory.domain import Message
-from ..memory.router import AppSettings, Service, request_limits, store_conversation
+from ..memory.router import AppSettings, Service, request_limits
 from ..memory.schemas import MemoryOut
 from .model import ChatModel
 from .schemas import ChatRequest, ChatResponse
@@ -33,11 +34,10 @@ Model = Annotated[ChatModel, Depends(get_chat_model)]
     "/chat",
     response_model=ChatResponse,
     summary="Chat with an assistant that remembers you",
-    responses=error_responses(401, 413, 422, 503),
+    responses=error_responses(401, 413, 422, 429, 503),
 )
 async def chat(
     body: ChatRequest,
-    background: BackgroundTasks,
     user_id: UserId,
     service: Service,
     model: Model,
@@ -53,7 +53,10 @@ async def chat(
         {"role": "user", "content": body.message},
         {"role": "assistant", "content": answer},
     ]
-    background.add_task(store_conversation, service, user_id, turn, {"session_id": session_id})
+    accepted = await service.accept_conversation(user_id, turn, {"session_id": session_id})
     return ChatResponse(
-        answer=answer, memories=[MemoryOut.of(item) for item in memories], session_id=session_id
+        answer=answer,
+        memories=[MemoryOut.of(item) for item in memories],
+        session_id=session_id,
+        job_id=accepted.job.id,
     )

@@ -36,3 +36,6 @@ class ChatResponse(BaseModel):
         description="The memories the answer was given as context, best match first."
     )
     session_id: str = Field(description="Send it back with the next message of this chat.")
+    job_id: str = Field(
+        description="The job storing this turn as memories: GET /api/v1/memory/jobs/{job_id}."
+    )
