@@ -112,10 +112,14 @@ TOOL_COMMANDS: dict[str, list[str]] = {
     "mypy": ["uv", "run", "mypy"],
     "suite": ["uv", "run", "pytest", "-q", "-p", "no:cacheprovider"],
     # The generated suite without its `durability` tests (kill -9, a 20-second outage,
-    # SIGTERM, the scaled topology: real processes, a minute or two per render). Renders
-    # that differ from a suite render only in their options run this: the durability tests
-    # still run once per memory mode (see test_generated_project.py).
-    "suite-core": ["uv", "run", "pytest", "-q", "-p", "no:cacheprovider", "-m", "not durability"],
+    # SIGTERM, the scaled topology: real processes, a minute or two per render), and on
+    # embedded Chroma only (its suite otherwise runs twice, the second time on a Chroma
+    # server). Renders that differ from a suite render only in their options run this: the
+    # durability tests and the Chroma server still run once per mode (test_generated_project.py).
+    "suite-core": [
+        "env", "TEST_CHROMA_STORES=embedded",
+        "uv", "run", "pytest", "-q", "-p", "no:cacheprovider", "-m", "not durability",
+    ],
 }
 SYNC_COMMAND = ["uv", "sync"]
 
