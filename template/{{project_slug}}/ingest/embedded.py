@@ -433,13 +433,8 @@ class SQLiteJobQueue:
         return await self._db.run(cancel)
 
     async def cancelled(self, delivery: Delivery) -> bool:
-        def status(connection: sqlite3.Connection) -> str | None:
-            row = connection.execute(
-                "SELECT status FROM jobs WHERE id = ?", (delivery.id,)
-            ).fetchone()
-            return row["status"] if row is not None else None
-
-        return await self._db.run(status) in (None, "cancelled")
+        state = await self.get(delivery.id)
+        return state is None or state.status == "cancelled"
 
     async def failed(self) -> AsyncIterator[JobState]:
         rows = await self._db.run(lambda c: c.execute(_FAILED_JOBS).fetchall())

@@ -18,6 +18,7 @@ from typing import Any
 
 from ..errors import MemoryNotFoundError
 from ..ingest.model import (
+    Claim,
     Delivery,
     IdempotencyKeyBusyError,
     IdempotencyKeyReusedError,
@@ -46,6 +47,11 @@ def fingerprint(operation: str, body: Any) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
+def _stored_key(operation: str, idempotency_key: str) -> str:
+    """A client's key is per operation: the same key on two routes names two requests."""
+    return f"{operation}:{idempotency_key}"
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class Accepted:
     job: JobState
@@ -72,18 +78,29 @@ class MemoryService:
         job_id = uuid.uuid4().hex
         replayed = False
         if idempotency_key is not None:
-            digest = fingerprint("conversation", [messages, metadata])
-            claim = await self._queue.idempotency.claim(
-                user_id, f"conversation:{idempotency_key}", digest, job_id
+            claim = await self._claim(
+                user_id, "conversation", idempotency_key, [messages, metadata], job_id
             )
-            if claim.state == "mismatch":
-                raise IdempotencyKeyReusedError(idempotency_key)
             if claim.state == "replay" and claim.value:
                 job_id, replayed = claim.value, True
         # Idempotent on the id: a replay whose first enqueue never landed enqueues it now.
         new = NewJob(job_id, user_id, messages, metadata, request_id=current_request_id())
         job = await self._queue.enqueue(new)
         return Accepted(job, replayed)
+
+    async def _claim(
+        self, user_id: str, operation: str, idempotency_key: str, body: Any, value: str | None
+    ) -> Claim:
+        """Claim the caller's key for this operation: `new` or `replay` (with the first
+        answer); a key used with another body, or still in progress, raises."""
+        claim = await self._queue.idempotency.claim(
+            user_id, _stored_key(operation, idempotency_key), fingerprint(operation, body), value
+        )
+        if claim.state == "mismatch":
+            raise IdempotencyKeyReusedError(idempotency_key)
+        if claim.state == "busy":
+            raise IdempotencyKeyBusyError(idempotency_key)
+        return claim
 
     async def job(self, user_id: str, job_id: str) -> JobState | None:
         """The caller's job, or None (also for someone else's job: indistinguishable)."""
@@ -173,14 +190,11 @@ class MemoryService:
         Returns the memory and whether it is the replayed answer of an earlier request with
         the same idempotency key.
         """
-        key = f"preferences:{idempotency_key}" if idempotency_key is not None else None
-        if key is not None:
-            digest = fingerprint("preferences", [preference, category])
-            claim = await self._queue.idempotency.claim(user_id, key, digest, None)
-            if claim.state == "mismatch":
-                raise IdempotencyKeyReusedError(idempotency_key)
-            if claim.state == "busy":
-                raise IdempotencyKeyBusyError(idempotency_key)
+        key = _stored_key("preferences", idempotency_key) if idempotency_key is not None else None
+        if idempotency_key is not None:
+            claim = await self._claim(
+                user_id, "preferences", idempotency_key, [preference, category], None
+            )
             if claim.state == "replay" and claim.value:
                 return MemoryItem(**json.loads(claim.value)), True
         try:
