@@ -13,7 +13,8 @@ import jwt
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from .settings import AuthSettings, Settings, get_settings
+from .deps import AppSettings
+from .settings import AuthSettings
 
 ALGORITHM = "HS256"
 MAX_SUBJECT_LENGTH = 128
@@ -70,7 +71,7 @@ def decode_user_id(token: str, settings: AuthSettings) -> str:
 async def current_user_id(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-    settings: Annotated[Settings, Depends(get_settings)],
+    settings: AppSettings,
 ) -> str:
     if credentials is None:
         raise _unauthorized("Missing access token: send 'Authorization: Bearer <token>'.")

@@ -3,7 +3,9 @@
 Every request gets an id: the caller's `X-Request-ID` when it is sane, else a new one. It is
 sent back in the same header and bound to every log line written while the request runs, the
 background work it starts included. Each memory operation is logged once, when it ends, with
-the user, the operation, the latency and the outcome. `LOG_FORMAT=json` writes one JSON object
+the user, the operation, the latency and the outcome; any other request is logged once too
+(method, path without query, status; health probes only when they fail), in place of
+uvicorn's access log. `LOG_FORMAT=json` writes one JSON object
 per line (for log shippers); `console` writes readable key=value lines.
 """
 
@@ -18,6 +20,9 @@ from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 REQUEST_ID_HEADER = "X-Request-ID"
+# Orchestrators call these every few seconds: logged only when they fail.
+_PROBES = frozenset({"/healthz", "/readyz"})
+_MAX_LOGGED_PATH = 200
 _SANE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 
 _SHARED: list[structlog.types.Processor] = [
@@ -27,8 +32,13 @@ _SHARED: list[structlog.types.Processor] = [
     structlog.processors.TimeStamper(fmt="iso", utc=True),
 ]
 # structlog hands its events to stdlib logging, so one handler (and pytest's caplog) sees all.
+# filter_by_level first: a disabled level costs one check, not the whole processor chain.
 structlog.configure(
-    processors=[*_SHARED, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+    processors=[
+        structlog.stdlib.filter_by_level,
+        *_SHARED,
+        structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+    ],
     logger_factory=structlog.stdlib.LoggerFactory(),
     wrapper_class=structlog.stdlib.BoundLogger,
     cache_logger_on_first_use=True,
@@ -37,13 +47,15 @@ operations = structlog.get_logger("memory.operations")
 _requests = structlog.get_logger("memory.requests")
 
 
-# Loggers whose DEBUG records are shown at LOG_LEVEL=DEBUG. Libraries' are not: mem0, the
-# OpenAI SDK and httpx log whole request payloads (memory text) and headers at DEBUG.
-_OWN_LOGGERS = frozenset({__name__.split(".")[0], "memory", "uvicorn"})
+# Loggers that log at LOG_LEVEL: ours, the server's and the job queue's (SAQ: a job's
+# lifecycle, by id). Other libraries log from WARNING only: at INFO httpx logs every provider
+# call and mem0 every insert; at DEBUG they log whole payloads (memory text) and headers.
+_OWN_LOGGERS = frozenset({__name__.split(".")[0], "memory", "uvicorn", "saq"})
 
 
-def _no_library_debug(record: logging.LogRecord) -> bool:
-    return record.levelno >= logging.INFO or record.name.split(".")[0] in _OWN_LOGGERS
+def _own_or_warning(record: logging.LogRecord) -> bool:
+    """Handler filter, for libraries that set their loggers' levels themselves."""
+    return record.levelno >= logging.WARNING or record.name.split(".")[0] in _OWN_LOGGERS
 
 
 def configure_logging(level: str, log_format: str) -> None:
@@ -54,7 +66,7 @@ def configure_logging(level: str, log_format: str) -> None:
         else structlog.dev.ConsoleRenderer(colors=False)
     )
     handler = logging.StreamHandler(sys.stdout)
-    handler.addFilter(_no_library_debug)
+    handler.addFilter(_own_or_warning)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=_SHARED,
@@ -63,10 +75,23 @@ def configure_logging(level: str, log_format: str) -> None:
     )
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(level)
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+    # The root's level is what libraries' loggers inherit: below it a call costs one check.
+    root.setLevel(max(logging.WARNING, logging.getLevelNamesMapping()[level]))
+    for name in _OWN_LOGGERS:
+        logging.getLogger(name).setLevel(level)
+    for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers.clear()
         logging.getLogger(name).propagate = True
+    # RequestContextMiddleware logs every request once (without its query): no access log.
+    access = logging.getLogger("uvicorn.access")
+    access.handlers.clear()
+    access.propagate = False
+
+
+def _loggable_path(scope: Scope) -> str:
+    """The path as it came over the wire (percent-encoded: no newline can forge a log line)."""
+    raw = scope.get("raw_path") or scope["path"].encode()
+    return bytes(raw).decode("ascii", "backslashreplace")[:_MAX_LOGGED_PATH]
 
 
 def current_request_id() -> str | None:
@@ -111,6 +136,7 @@ class RequestContextMiddleware:
             try:
                 await self.app(scope, receive, send_with_id)
             finally:
+                latency_ms = round((time.perf_counter() - started) * 1000, 1)
                 route = scope.get("route")
                 if scope["path"].startswith("/api/") and route is not None:
                     operations.info(
@@ -119,5 +145,13 @@ class RequestContextMiddleware:
                         user_id=scope.get("state", {}).get("user_id"),
                         status=status,
                         outcome=outcome_of(status),
-                        latency_ms=round((time.perf_counter() - started) * 1000, 1),
+                        latency_ms=latency_ms,
+                    )
+                elif status >= 400 or scope["path"] not in _PROBES:
+                    _requests.info(
+                        "request",
+                        method=scope["method"],
+                        path=_loggable_path(scope),
+                        status=status,
+                        latency_ms=latency_ms,
                     )

@@ -13,8 +13,8 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, R
 from fastapi import Path as PathParam
 
 from ..auth import UserId
+from ..deps import AppSettings
 from ..errors import LOCATION_HEADER, REPLAYED_HEADER, error_responses
-from ..settings import Settings, get_settings
 from .domain import Message
 from .schemas import (
     CATEGORY_PATTERN,
@@ -37,13 +37,12 @@ from .schemas import (
 from .service import MemoryService
 
 
-def get_memory_service(request: Request) -> MemoryService:
+async def get_memory_service(request: Request) -> MemoryService:
     service: MemoryService = request.app.state.memory_service
     return service
 
 
 Service = Annotated[MemoryService, Depends(get_memory_service)]
-AppSettings = Annotated[Settings, Depends(get_settings)]
 IdempotencyKey = Annotated[
     str | None,
     Header(

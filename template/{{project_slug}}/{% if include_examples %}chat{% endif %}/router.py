@@ -12,9 +12,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 
 from ..auth import UserId
+from ..deps import AppSettings
 from ..errors import error_responses
 from ..memory.domain import Message
-from ..memory.router import AppSettings, Service, request_limits
+from ..memory.router import Service, request_limits
 from ..memory.schemas import MemoryOut
 from .model import ChatModel
 from .schemas import ChatRequest, ChatResponse
@@ -22,7 +23,7 @@ from .schemas import ChatRequest, ChatResponse
 router = APIRouter(prefix="/api/v1", tags=["chat"], dependencies=[Depends(request_limits)])
 
 
-def get_chat_model(request: Request) -> ChatModel:
+async def get_chat_model(request: Request) -> ChatModel:
     model: ChatModel = request.app.state.chat_model
     return model
 
