@@ -27,6 +27,7 @@ MODE_FILES = {
     "tests/chroma_server.py": {"chroma"},
     "tests/fakes/pinecone_server.py": {"pinecone"},
     "tests/test_fake_pinecone.py": {"pinecone"},
+    "tests/test_pinecone_consistency.py": {"pinecone"},
     "tests/fakes/mem0_platform.py": {"hosted"},
     "tests/test_fake_mem0_platform.py": {"hosted"},
     "tests/test_platform_failure.py": {"hosted"},

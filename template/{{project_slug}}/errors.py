@@ -39,6 +39,15 @@ class ProviderUnavailableError(Exception):
         self.retry_after = retry_after
 
 
+class ProviderRejectedError(Exception):
+    """A remote dependency refused the request as invalid: retrying it would not help."""
+
+    def __init__(self, component: str, reason: str) -> None:
+        super().__init__(f"{component} refused the request: {reason}")
+        self.component = component
+        self.reason = reason
+
+
 class FieldError(BaseModel):
     loc: list[str | int] = Field(description='Where the problem is, e.g. ["body", "query"].')
     msg: str = Field(description="What is wrong there.")
@@ -202,6 +211,13 @@ async def _provider_unavailable(request: Request, exc: Exception) -> JSONRespons
     )
 
 
+async def _provider_rejected(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ProviderRejectedError)
+    logger.warning("provider refused %s %s: %s", request.method, request.url.path, exc.reason)
+    detail = f"The {exc.component} refused this request as invalid: {exc.reason}"
+    return JSONResponse(status_code=422, content=error_body(detail))
+
+
 async def _queue_full(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, QueueFullError)
     status = 429 if exc.scope == "user" else 503
@@ -240,6 +256,7 @@ def register_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(MemoryNotFoundError, _not_found)
     app.add_exception_handler(ProviderUnavailableError, _provider_unavailable)
+    app.add_exception_handler(ProviderRejectedError, _provider_rejected)
     app.add_exception_handler(QueueFullError, _queue_full)
     app.add_exception_handler(IdempotencyKeyReusedError, _key_reused)
     app.add_exception_handler(IdempotencyKeyBusyError, _key_busy)

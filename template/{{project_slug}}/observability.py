@@ -47,10 +47,11 @@ operations = structlog.get_logger("memory.operations")
 _requests = structlog.get_logger("memory.requests")
 
 
-# Loggers that log at LOG_LEVEL: ours, the server's and the job queue's (SAQ: a job's
-# lifecycle, by id). Other libraries log from WARNING only: at INFO httpx logs every provider
-# call and mem0 every insert; at DEBUG they log whole payloads (memory text) and headers.
-_OWN_LOGGERS = frozenset({__name__.split(".")[0], "memory", "uvicorn", "saq"})
+# Loggers that log at LOG_LEVEL: ours (`__main__` is ours too: `python -m <package>.worker`),
+# the server's and the job queue's (SAQ: a job's lifecycle, by id). Other libraries log from
+# WARNING only: at INFO httpx logs every provider call and mem0 every insert; at DEBUG they log
+# whole payloads (memory text) and headers.
+_OWN_LOGGERS = frozenset({__name__.split(".")[0], "__main__", "memory", "uvicorn", "saq"})
 
 
 def _own_or_warning(record: logging.LogRecord) -> bool:

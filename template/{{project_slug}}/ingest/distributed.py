@@ -32,7 +32,7 @@ import math
 import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import asynccontextmanager, contextmanager, suppress
 from typing import Any, TypeVar, cast
 
 from redis.asyncio import Redis
@@ -44,7 +44,7 @@ from saq import Job, Status, Worker
 from saq.queue.redis import RedisQueue
 from saq.types import Context
 
-from ..errors import ProviderUnavailableError
+from ..errors import ProviderRejectedError, ProviderUnavailableError
 from ..observability import operations
 from ..settings import Settings
 from .model import (
@@ -171,6 +171,19 @@ def _awaitable(call: Awaitable[T] | T) -> Awaitable[T]:
     """redis-py types its commands for both clients ("awaitable or value"); the asyncio
     client's always return an awaitable."""
     return cast(Awaitable[T], call)
+
+
+async def _stopped(stop: asyncio.Event, seconds: float) -> bool:
+    """Wait up to `seconds` for `stop`, and say whether it is set.
+
+    The background loops here (a job's heartbeat, a lock's renewal) end on an event, not by
+    cancellation: on Python 3.11 a cancel that lands as an `asyncio.wait_for` finishes is lost
+    (CPython gh-86296, fixed in 3.12), and redis-py wraps every socket write in one, so a loop
+    cancelled during a Redis call carried on for ever, and whoever waited for it too.
+    """
+    with suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
+    return stop.is_set()
 
 
 def _why(exc: RedisError) -> str:
@@ -319,24 +332,26 @@ class RedisUserLocks:
         lock = Lock(self._redis, self.key(user_id), self._lease, sleep=0.05, thread_local=False)
         with _redis_errors(self._retry_after):
             await lock.acquire()
-        keeper = asyncio.create_task(self._renew(lock))
+        stop = asyncio.Event()
+        keeper = asyncio.create_task(self._renew(lock, stop))
         try:
             yield
         except asyncio.CancelledError:
             # A call the holder started may still run in a thread (mem0's): rather than
             # hand the user over now, let the lease lapse.
-            keeper.cancel()
+            stop.set()
             raise
         except BaseException:
-            keeper.cancel()
+            stop.set()
+            await asyncio.wait([keeper])  # no renewal in flight as the lock goes
             await self._release(lock)
             raise
-        keeper.cancel()
+        stop.set()
+        await asyncio.wait([keeper])
         await self._release(lock)
 
-    async def _renew(self, lock: Lock) -> None:
-        while True:
-            await asyncio.sleep(self._lease / 3)
+    async def _renew(self, lock: Lock, stop: asyncio.Event) -> None:
+        while not await _stopped(stop, self._lease / 3):
             try:
                 await lock.reacquire()
             except LockError:
@@ -712,31 +727,33 @@ class RedisJobQueue:
         task = asyncio.ensure_future(self._handler(delivery))
         self._handling.add(task)
         task.add_done_callback(self._handling.discard)
-        heartbeat = asyncio.create_task(self._heartbeat(job))
+        stop = asyncio.Event()
+        heartbeat = asyncio.create_task(self._heartbeat(job, stop))
         try:
             return await asyncio.shield(task)
         finally:
-            heartbeat.cancel()
+            stop.set()
             await asyncio.wait([heartbeat])
 
-    async def _heartbeat(self, job: Job) -> None:
+    async def _heartbeat(self, job: Job, stop: asyncio.Event) -> None:
         """Touch the running job well within its lease, so that only a dead worker's is swept."""
-        while True:
-            await asyncio.sleep(self._lease / 3)
+        while not await _stopped(stop, self._lease / 3):
             try:
                 await job.update()
             except RedisError as exc:
                 logger.warning("could not renew the lease of job %s: %s", job.key, _why(exc))
 
     def _attempt_failed(self, job: Job, exc: Exception, log: Any) -> dict[str, Any]:
-        if isinstance(exc, ProviderUnavailableError):
+        if isinstance(exc, ProviderUnavailableError | ProviderRejectedError):
             reason = str(exc)
         else:
             reason = f"{type(exc).__name__}: internal error"
             log.error("conversation job raised", exc_info=exc)
         attempt = job.attempts - int(job.meta.get("budget_from", 0))
         since = float(job.meta.get("budget_since", job.meta["created_at"]))
-        if self._policy.gives_up(attempt, since, time.time()):
+        # A refused conversation would be refused again: no retry.
+        refused = isinstance(exc, ProviderRejectedError)
+        if refused or self._policy.gives_up(attempt, since, time.time()):
             log.error("conversation not stored: job failed", outcome="failed", reason=reason)
             return {"outcome": "failed", "reason": reason}
         retry_in = self._policy.delay(attempt)

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
-from ..errors import ProviderUnavailableError
+from ..errors import ProviderRejectedError, ProviderUnavailableError
 from ..observability import operations
 from ..settings import Settings
 from .model import (
@@ -557,13 +557,16 @@ class SQLiteJobQueue:
     async def _attempt_failed(
         self, delivery: Delivery, budget: "_Budget", exc: Exception, log: Any
     ) -> None:
-        if isinstance(exc, ProviderUnavailableError):
+        if isinstance(exc, ProviderUnavailableError | ProviderRejectedError):
             reason = str(exc)
         else:
             reason = f"{type(exc).__name__}: internal error"
             log.error("conversation job raised", exc_info=exc)
         now = time.time()
-        if self._policy.gives_up(delivery.attempt - budget.attempts_before, budget.since, now):
+        # A refused conversation would be refused again: no retry.
+        refused = isinstance(exc, ProviderRejectedError)
+        attempts = delivery.attempt - budget.attempts_before
+        if refused or self._policy.gives_up(attempts, budget.since, now):
             status, next_at = "failed", None
             log.error("conversation not stored: job failed", outcome="failed", reason=reason)
         else:

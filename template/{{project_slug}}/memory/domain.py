@@ -1,6 +1,7 @@
 """Mode-agnostic shapes shared by the service and the backend."""
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Literal, Protocol, TypedDict
 
 MetadataValue = str | int | float | bool
@@ -27,6 +28,16 @@ class MemoryItem:
     created_at: str | None = None
     updated_at: str | None = None
     score: float | None = None
+
+    @property
+    def created(self) -> datetime:
+        """`created_at` as a time, for ordering: stores write ISO 8601 texts whose offsets and
+        precisions differ, so their text order is not their time order. Unknown: the oldest."""
+        try:
+            moment = datetime.fromisoformat(self.created_at or "")
+        except ValueError:
+            return datetime.min.replace(tzinfo=UTC)
+        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 class MemoryBackend(Protocol):

@@ -38,7 +38,7 @@ RECENT_IN_SUMMARY = 5
 
 
 def _newest_first(items: list[MemoryItem]) -> list[MemoryItem]:
-    return sorted(items, key=lambda item: item.created_at or "", reverse=True)
+    return sorted(items, key=lambda item: item.created, reverse=True)
 
 
 def fingerprint(operation: str, body: Any) -> str:
