@@ -14,6 +14,7 @@ import re
 import sys
 import time
 import uuid
+from urllib.parse import quote
 
 import structlog
 from starlette.datastructures import MutableHeaders
@@ -90,9 +91,10 @@ def configure_logging(level: str, log_format: str) -> None:
 
 
 def _loggable_path(scope: Scope) -> str:
-    """The path as it came over the wire (percent-encoded: no newline can forge a log line)."""
-    raw = scope.get("raw_path") or scope["path"].encode()
-    return bytes(raw).decode("ascii", "backslashreplace")[:_MAX_LOGGED_PATH]
+    """The path percent-encoded, as it came over the wire: no newline can forge a log line."""
+    raw = scope.get("raw_path")
+    path = bytes(raw).decode("ascii", "backslashreplace") if raw else quote(scope["path"])
+    return path[:_MAX_LOGGED_PATH]
 
 
 def current_request_id() -> str | None:
