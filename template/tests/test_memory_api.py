@@ -2,10 +2,13 @@
 
 import asyncio
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
+from tests.conftest import auth_headers, make_settings, serve
 from tests.helpers import API, all_memories, remember, search, wait_for_job
 
 pytestmark = pytest.mark.anyio
@@ -118,7 +121,7 @@ async def test_preferences_exclude_conversation_memories(
     _, headers = user
     await remember(client, headers, "I drive a blue bicycle")
     listed = (await client.get(f"{API}/preferences", headers=headers)).json()
-    assert listed == {"results": [], "count": 0}
+    assert listed == {"results": [], "count": 0, "truncated": False}
 
 
 async def test_summary_counts_preferences_and_recent(client: httpx.AsyncClient, user: User) -> None:
@@ -154,7 +157,12 @@ async def test_summary_of_a_new_user_is_empty(client: httpx.AsyncClient, user: U
     payload = (await client.get(f"{API}/summary", headers=headers)).json()
     assert payload == {
         "user_id": user_id,
-        "summary": {"total_memories": 0, "preferences": {}, "recent_memories": []},
+        "summary": {
+            "total_memories": 0,
+            "truncated": False,
+            "preferences": {},
+            "recent_memories": [],
+        },
     }
 
 
@@ -166,6 +174,7 @@ async def test_list_is_paginated_newest_first(client: httpx.AsyncClient, user: U
 
     first = (await client.get(f"{API}/memories", params={"limit": 2}, headers=headers)).json()
     assert first["total"] == 5
+    assert first["truncated"] is False
     assert first["count"] == 2
     assert (first["limit"], first["offset"]) == (2, 0)
     assert [m["memory"] for m in first["results"]] == [texts[4], texts[3]]
@@ -174,6 +183,30 @@ async def test_list_is_paginated_newest_first(client: httpx.AsyncClient, user: U
         await client.get(f"{API}/memories", params={"limit": 2, "offset": 4}, headers=headers)
     ).json()
     assert [m["memory"] for m in last["results"]] == [texts[0]]
+
+
+async def test_a_list_cut_at_memory_list_max_says_so(
+    service_overrides: dict[str, Any], tmp_path: Path
+) -> None:
+    """Past MEMORY_LIST_MAX a list, the preferences and the summary say they are cut, rather
+    than pass a part for the whole."""
+    headers = auth_headers("heavy-lister")
+    async with serve(make_settings(tmp_path, **service_overrides, memory_list_max=2)) as http:
+        for food in ["Rye bread", "Green tea"]:
+            body = {"preference": food, "category": "food"}
+            response = await http.post(f"{API}/preferences", json=body, headers=headers)
+            assert response.status_code == 201, response.text
+        whole = (await http.get(f"{API}/memories", headers=headers)).json()
+        assert (whole["total"], whole["truncated"]) == (2, False)
+        body = {"preference": "Dark chocolate", "category": "food"}
+        assert (await http.post(f"{API}/preferences", json=body, headers=headers)).is_success
+        cut = (await http.get(f"{API}/memories", headers=headers)).json()
+        assert (cut["count"], cut["total"], cut["truncated"]) == (2, 2, True)
+        preferences = (await http.get(f"{API}/preferences", headers=headers)).json()
+        assert (preferences["count"], preferences["truncated"]) == (2, True)
+        summary = (await http.get(f"{API}/summary", headers=headers)).json()["summary"]
+        assert (summary["total_memories"], summary["truncated"]) == (2, True)
+        assert (await http.delete(f"{API}/memories", headers=headers)).status_code == 200
 
 
 async def test_get_and_delete_one_memory(client: httpx.AsyncClient, user: User) -> None:

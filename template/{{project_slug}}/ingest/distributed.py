@@ -625,6 +625,16 @@ class RedisJobQueue:
         with _redis_errors(self._retry_after):
             return not await self._redis.exists(_payload_key(delivery.id))
 
+    async def note_pending(self, job_id: str, token: str) -> None:
+        # Only the job's own delivery writes its payload meanwhile (it holds the user's lock);
+        # forget-me may drop it, and `xx` keeps a dropped payload dropped.
+        key = _payload_key(job_id)
+        with _redis_errors(self._retry_after):
+            payload = await self._redis.get(key)
+            if payload is not None:
+                body = {**json.loads(payload), "pending": token}
+                await self._redis.set(key, json.dumps(body), xx=True, keepttl=True)
+
     async def failed(self) -> AsyncIterator[JobState]:
         start = 0
         while True:
@@ -704,6 +714,7 @@ class RedisJobQueue:
                 attempt=job.attempts,
                 created_at=float(job.meta["created_at"]),
                 request_id=body.get("request_id"),
+                pending=body.get("pending"),
             )
             log = log.bind(request_id=delivery.request_id)
             memory_ids = await self._deliver(job, delivery)

@@ -436,6 +436,15 @@ class SQLiteJobQueue:
         state = await self.get(delivery.id)
         return state is None or state.status == "cancelled"
 
+    async def note_pending(self, job_id: str, token: str) -> None:
+        await self._db.run(
+            lambda c: c.execute(
+                "UPDATE jobs SET payload = json_set(payload, '$.pending', ?)"
+                " WHERE id = ? AND payload IS NOT NULL",
+                (token, job_id),
+            )
+        )
+
     async def failed(self) -> AsyncIterator[JobState]:
         rows = await self._db.run(lambda c: c.execute(_FAILED_JOBS).fetchall())
         for row in rows:
@@ -516,6 +525,7 @@ class SQLiteJobQueue:
                         attempt=row["attempts"] + 1,
                         created_at=row["created_at"],
                         request_id=payload.get("request_id"),
+                        pending=payload.get("pending"),
                     ),
                     budget,
                 )

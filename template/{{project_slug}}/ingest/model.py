@@ -41,6 +41,9 @@ class Delivery:
     attempt: int
     created_at: float
     request_id: str | None = None
+    # A write an earlier delivery left in flight at the provider (`JobQueue.note_pending`):
+    # this delivery follows it instead of writing the conversation again.
+    pending: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +161,12 @@ class JobQueue(Protocol):
 
     async def cancelled(self, delivery: Delivery) -> bool:
         """Whether the delivery's user was forgotten after the job was accepted."""
+        ...
+
+    async def note_pending(self, job_id: str, token: str) -> None:
+        """Remember, durably, a write of a running job that its provider finishes later (a
+        Mem0 Platform event): later deliveries of the job carry it as `Delivery.pending`.
+        Does nothing when the job's conversation is gone (its user was forgotten)."""
         ...
 
     def failed(self) -> AsyncIterator[JobState]:

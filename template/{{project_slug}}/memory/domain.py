@@ -1,5 +1,6 @@
 """Mode-agnostic shapes shared by the service and the backend."""
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol, TypedDict
@@ -40,6 +41,25 @@ class MemoryItem:
         return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """A user's memories, newest first, as far as MEMORY_LIST_MAX reaches. `truncated`: the
+    user has more than that, and `items` holds only as many (see `MemoryService`)."""
+
+    items: list[MemoryItem]
+    truncated: bool
+
+
+@dataclass(frozen=True, slots=True)
+class InFlight:
+    """A job's memory of a write its provider accepted and processes later. `pending` is what
+    an earlier delivery of the job left in flight (None: nothing); `note(token)` records a new
+    one durably, before the write is waited on, so that no redelivery writes it twice."""
+
+    pending: str | None
+    note: Callable[[str], Awaitable[None]]
+
+
 class MemoryBackend(Protocol):
     """What the service needs from a memory store. `backend.py` provides the implementation."""
 
@@ -50,7 +70,12 @@ class MemoryBackend(Protocol):
         metadata: dict[str, MetadataValue],
         *,
         infer: bool,
-    ) -> list[MemoryItem]: ...
+        in_flight: InFlight | None = None,
+    ) -> list[MemoryItem]:
+        """Store the messages (extracting facts with `infer`) and return the new memories. A
+        provider that finishes writes later uses `in_flight` to follow an earlier delivery's
+        write rather than repeat it; one that writes before answering has no use for it."""
+        ...
 
     async def search(
         self, user_id: str, query: str, limit: int, filters: dict[str, MetadataValue]

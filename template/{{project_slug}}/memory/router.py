@@ -147,6 +147,7 @@ async def get_summary(user_id: UserId, service: Service) -> SummaryResponse:
         user_id=user_id,
         summary=Summary(
             total_memories=summary["total_memories"],
+            truncated=summary["truncated"],
             preferences=summary["preferences"],
             recent_memories=[MemoryOut.of(item) for item in summary["recent_memories"]],
         ),
@@ -193,8 +194,12 @@ async def list_preferences(
     ] = None,
 ) -> PreferenceList:
     # Categories are stored lowercase, so `Food` finds what `POST` stored as `food`.
-    items = await service.list_preferences(user_id, category.lower() if category else None)
-    return PreferenceList(results=[MemoryOut.of(item) for item in items], count=len(items))
+    found = await service.list_preferences(user_id, category.lower() if category else None)
+    return PreferenceList(
+        results=[MemoryOut.of(item) for item in found.items],
+        count=len(found.items),
+        truncated=found.truncated,
+    )
 
 
 @router.get(
@@ -209,12 +214,13 @@ async def list_memories(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> MemoryPage:
-    items = await service.list_memories(user_id)
-    page = items[offset : offset + limit]
+    found = await service.list_memories(user_id)
+    page = found.items[offset : offset + limit]
     return MemoryPage(
         results=[MemoryOut.of(item) for item in page],
         count=len(page),
-        total=len(items),
+        total=len(found.items),
+        truncated=found.truncated,
         limit=limit,
         offset=offset,
     )

@@ -487,8 +487,18 @@ class SearchResponse(BaseModel):
     count: int
 
 
+Truncated = Annotated[
+    bool,
+    Field(
+        description="The user has more memories than MEMORY_LIST_MAX, the most this service "
+        "reads for a list: only that many were read, and counts stop there."
+    ),
+]
+
+
 class Summary(BaseModel):
     total_memories: int
+    truncated: Truncated
     preferences: dict[str, list[str]]
     recent_memories: list[MemoryOut]
 
@@ -501,12 +511,14 @@ class SummaryResponse(BaseModel):
 class PreferenceList(BaseModel):
     results: list[MemoryOut]
     count: int
+    truncated: Truncated
 
 
 class MemoryPage(BaseModel):
     results: list[MemoryOut]
     count: int
     total: int
+    truncated: Truncated
     limit: int
     offset: int
 

@@ -9,6 +9,7 @@ check reads before it writes, so two concurrent adds for one user could store a 
 """
 
 import dataclasses
+import functools
 import hashlib
 import json
 import logging
@@ -27,7 +28,7 @@ from ..ingest.model import (
     NewJob,
 )
 from ..observability import current_request_id
-from .domain import JOB_KEY, MemoryBackend, MemoryItem, Message, MetadataValue
+from .domain import JOB_KEY, InFlight, Listing, MemoryBackend, MemoryItem, Message, MetadataValue
 from .scope import store_user_id
 
 logger = logging.getLogger(__name__)
@@ -112,20 +113,26 @@ class MemoryService:
 
         Returns the new memories' ids, or None when the job was cancelled meanwhile (its user
         was forgotten). A delivery after the first (a crash, an expired lease, a failed try)
-        first removes whatever an earlier delivery of the same job stored.
+        first removes whatever an earlier delivery of the same job stored, or, when that delivery
+        left a write in flight at the provider, follows that write instead of repeating it.
         """
         async with self._locks.hold(delivery.user_id):
             if await self._queue.cancelled(delivery):
                 return None
             scope = store_user_id(delivery.user_id)
-            if delivery.attempt > 1:
+            if delivery.attempt > 1 and delivery.pending is None:
                 await self._remove_job_memories(scope, delivery.id)
             metadata: dict[str, MetadataValue] = {
                 **delivery.metadata,
                 "type": CONVERSATION,
                 JOB_KEY: delivery.id,
             }
-            stored = await self._backend.add(scope, delivery.messages, metadata, infer=True)
+            in_flight = InFlight(
+                delivery.pending, functools.partial(self._queue.note_pending, delivery.id)
+            )
+            stored = await self._backend.add(
+                scope, delivery.messages, metadata, infer=True, in_flight=in_flight
+            )
         return [item.id for item in stored]
 
     async def _remove_job_memories(self, scope: str, job_id: str) -> None:
@@ -146,28 +153,38 @@ class MemoryService:
     ) -> list[MemoryItem]:
         return await self._backend.search(store_user_id(user_id), query, limit, filters or {})
 
-    async def list_preferences(self, user_id: str, category: str | None = None) -> list[MemoryItem]:
+    async def _listing(self, user_id: str, filters: dict[str, MetadataValue]) -> Listing:
+        """Up to `list_max` of the user's memories, newest first. One more is asked for, to
+        tell a complete list from a cut one. Which memories a cut list holds is the store's
+        choice: the Mem0 Platform's are the newest (every page is read), a self-hosted
+        store's are the first it returns (mem0 lists without an order)."""
+        items = await self._backend.get_all(store_user_id(user_id), filters, self._list_max + 1)
+        truncated = len(items) > self._list_max
+        if truncated:
+            logger.warning("a list was cut at MEMORY_LIST_MAX=%d", self._list_max)
+        return Listing(_newest_first(items)[: self._list_max], truncated)
+
+    async def list_preferences(self, user_id: str, category: str | None = None) -> Listing:
         filters: dict[str, MetadataValue] = {"type": PREFERENCE}
         if category is not None:
             filters["category"] = category
-        items = await self._backend.get_all(store_user_id(user_id), filters, self._list_max)
-        return _newest_first(items)
+        return await self._listing(user_id, filters)
 
-    async def list_memories(self, user_id: str) -> list[MemoryItem]:
-        """All of the user's memories (up to the configured cap), newest first."""
-        items = await self._backend.get_all(store_user_id(user_id), {}, self._list_max)
-        return _newest_first(items)
+    async def list_memories(self, user_id: str) -> Listing:
+        """The user's memories, newest first (up to MEMORY_LIST_MAX)."""
+        return await self._listing(user_id, {})
 
     async def get_user_summary(self, user_id: str) -> dict[str, Any]:
         memories = await self.list_memories(user_id)
         preferences: dict[str, list[str]] = defaultdict(list)
-        for item in memories:
+        for item in memories.items:
             if item.metadata.get("type") == PREFERENCE:
                 preferences[str(item.metadata.get("category", "general"))].append(item.memory)
         return {
-            "total_memories": len(memories),
+            "total_memories": len(memories.items),
+            "truncated": memories.truncated,
             "preferences": dict(preferences),
-            "recent_memories": memories[:RECENT_IN_SUMMARY],
+            "recent_memories": memories.items[:RECENT_IN_SUMMARY],
         }
 
     async def get_memory(self, user_id: str, memory_id: str) -> MemoryItem:
