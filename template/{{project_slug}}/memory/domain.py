@@ -61,7 +61,8 @@ class InFlight:
 
 
 class MemoryBackend(Protocol):
-    """What the service needs from a memory store. `backend.py` provides the implementation."""
+    """What the service needs from a memory store; `backend.py` implements it (self-hosted:
+    over the `store.py` vector store)."""
 
     async def add(
         self,
