@@ -164,8 +164,8 @@ class JobQueue(Protocol):
         ...
 
     async def note_pending(self, job_id: str, token: str) -> None:
-        """Remember, durably, a write of a running job that its provider finishes later (a
-        Mem0 Platform event): later deliveries of the job carry it as `Delivery.pending`.
+        """Remember, durably, a write of a running job that its provider finishes later (an
+        event the provider processes): later deliveries of the job carry it as `pending`.
         Does nothing when the job's conversation is gone (its user was forgotten)."""
         ...
 

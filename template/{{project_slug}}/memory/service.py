@@ -155,9 +155,9 @@ class MemoryService:
 
     async def _listing(self, user_id: str, filters: dict[str, MetadataValue]) -> Listing:
         """Up to `list_max` of the user's memories, newest first. One more is asked for, to
-        tell a complete list from a cut one. Which memories a cut list holds is the store's
-        choice: the Mem0 Platform's are the newest (every page is read), a self-hosted
-        store's are the first it returns (mem0 lists without an order)."""
+        tell a complete list from a cut one. Which memories a cut list holds is the backend's
+        choice (see its `get_all`): the newest, where it can read every page, or else the
+        first the store returns."""
         items = await self._backend.get_all(store_user_id(user_id), filters, self._list_max + 1)
         truncated = len(items) > self._list_max
         if truncated:
