@@ -18,7 +18,12 @@ class LoopbackServer:
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._socket.bind((host, port))
         self.host, self.port = self._socket.getsockname()[:2]
-        self._server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))
+        # Idle connections stay open as long as providers' front ends keep them (about a
+        # minute), not uvicorn's 5 s: a server that closes a connection the client is about
+        # to reuse makes a request fail with "could not be reached". The SDKs retry that in
+        # production (MODEL_MAX_RETRIES); the suite runs them with no retries.
+        config = uvicorn.Config(app, log_level="warning", lifespan="off", timeout_keep_alive=75)
+        self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
             target=self._server.run, kwargs={"sockets": [self._socket]}, daemon=True
         )
