@@ -54,10 +54,13 @@ class Listing:
 class InFlight:
     """A job's memory of a write its provider accepted and processes later. `pending` is what
     an earlier delivery of the job left in flight (None: nothing); `note(token)` records a new
-    one durably, before the write is waited on, so that no redelivery writes it twice."""
+    one durably, before the write is waited on, so that no redelivery writes it twice;
+    `discard_earlier()` removes what earlier deliveries stored, before writing again when
+    the pending write cannot be followed."""
 
     pending: str | None
     note: Callable[[str], Awaitable[None]]
+    discard_earlier: Callable[[], Awaitable[None]]
 
 
 class MemoryBackend(Protocol):

@@ -128,7 +128,9 @@ class MemoryService:
                 JOB_KEY: delivery.id,
             }
             in_flight = InFlight(
-                delivery.pending, functools.partial(self._queue.note_pending, delivery.id)
+                delivery.pending,
+                note=functools.partial(self._queue.note_pending, delivery.id),
+                discard_earlier=functools.partial(self._remove_job_memories, scope, delivery.id),
             )
             stored = await self._backend.add(
                 scope, delivery.messages, metadata, infer=True, in_flight=in_flight
