@@ -17,7 +17,6 @@ RenderFn = Callable[[dict[str, Any]], Rendered]
 
 # memory_mode choices that copier.yml lists but this release must refuse (none today). When a
 # mode ships, move it to SHIPPED_MODES (conftest.MEMORY_MODES puts it in the render matrix).
-UNSHIPPED_MODES: list[str] = []
 SHIPPED_MODES = ["qdrant", "chroma", "pinecone", "hosted"]
 SELF_HOSTED = {"qdrant", "chroma", "pinecone"}
 
@@ -73,7 +72,7 @@ def test_project_name_derives_slug(render: RenderFn) -> None:
     assert (package / "__init__.py").is_file()
     assert (package / "memory" / "service.py").is_file()
     assert not (project.path / "memory_service").exists()
-    assert '"Acme Recall"' in (package / "settings.py").read_text()
+    assert 'NAME = "Acme Recall"' in (package / "__init__.py").read_text()
     assert "acme_recall" in (project.path / "pyproject.toml").read_text()
 
 
@@ -85,7 +84,7 @@ def test_explicit_slug_names_the_package(render: RenderFn) -> None:
 
 def test_default_model_provider_is_openai(default_project: Rendered) -> None:
     assert default_project.answers["model_provider"] == "openai"
-    settings = (default_project.path / default_project.slug / "settings.py").read_text()
+    settings = (default_project.path / default_project.slug / "memory" / "models.py").read_text()
     assert "openai_api_key" in settings
     assert "ollama_base_url" not in settings
 
@@ -94,17 +93,16 @@ def test_ollama_provider(render: RenderFn) -> None:
     project = render(RENDERS["ollama"])
     assert project.answers["model_provider"] == "ollama"
     package = project.path / project.slug
-    settings = (package / "settings.py").read_text()
-    assert "ollama_base_url" in settings
-    assert "openai_api_key" not in settings
-    assert "ollama_base_url" in (package / "memory" / "backend.py").read_text()
+    models = (package / "memory" / "models.py").read_text()
+    assert "ollama_base_url" in models
+    assert "openai_api_key" not in models
+    assert "mem0_model_config(" in (package / "memory" / "backend.py").read_text()
 
 
-def test_every_mode_is_shipped_or_refused() -> None:
+def test_every_mode_offered_is_shipped() -> None:
     config = yaml.safe_load((Path(__file__).resolve().parent.parent / "copier.yml").read_text())
     choices = set(config["memory_mode"]["choices"].values())
-    assert choices == set(SHIPPED_MODES) | set(UNSHIPPED_MODES)
-    assert not set(SHIPPED_MODES) & set(UNSHIPPED_MODES)
+    assert choices == set(SHIPPED_MODES)
     assert set(MODE_MARKERS) == set(SHIPPED_MODES)
 
 
@@ -120,6 +118,12 @@ def _dependencies(project: Rendered) -> set[str]:
         re.split(r"[\s\[<>=!~;]", requirement, maxsplit=1)[0].lower()
         for requirement in pyproject["project"]["dependencies"]
     }
+
+
+def _settings_text(project: Rendered) -> str:
+    """The package's code: each part declares its settings in its own module."""
+    package = project.path / project.slug
+    return "\n".join(path.read_text() for path in sorted(package.rglob("*.py")))
 
 
 def _text_files(project: Rendered) -> list[tuple[str, str]]:
@@ -153,13 +157,13 @@ def test_memory_mode_brings_only_its_own_settings_and_dependencies(mode: str, re
     problems = []
     for name, project in _mode_renders(mode, render):
         env_example = (project.path / ".env.example").read_text()
-        settings = (project.path / project.slug / "settings.py").read_text()
+        settings = _settings_text(project)
         dependencies = _dependencies(project)
         for variable in own["env"]:
             if variable not in env_example:
                 problems.append(f"{name}: .env.example does not document {variable}")
             if variable.lower() not in settings:
-                problems.append(f"{name}: settings.py has no {variable.lower()} setting")
+                problems.append(f"{name}: the package has no {variable.lower()} setting")
         problems += [
             f"{name}: pyproject.toml does not depend on {dep}"
             for dep in own["deps"]
@@ -249,10 +253,6 @@ def test_python_version(version: str, matrix: list[str], render: RenderFn) -> No
         pytest.param({"project_slug": "a" * 33}, "keep the package name to 32", id="long-slug"),
         pytest.param({"project_name": "N" * 61}, "keep it to 60 or fewer", id="long-name"),
         pytest.param({"author_email": "nobody"}, "does not look like an email address", id="email"),
-        *[
-            pytest.param({"memory_mode": mode}, "not available in this version", id=mode)
-            for mode in UNSHIPPED_MODES
-        ],
     ],
 )
 def test_validators_reject(
@@ -298,11 +298,11 @@ def test_options_bring_their_settings_and_dependencies(options: str, render: Ren
         project = render(data)
         wanted = any(data[option] for option in options.split("|"))
         env_example = (project.path / ".env.example").read_text()
-        settings = (project.path / project.slug / "settings.py").read_text()
+        settings = _settings_text(project)
         dependencies = _dependencies(project)
         for variable in markers["env"]:
             for where, text, marker in [(".env.example", env_example, variable),
-                                        ("settings.py", settings, variable.lower())]:
+                                        ("the package", settings, variable.lower())]:
                 if (marker in text) != wanted:
                     problems.append(f"{name}: {where} {'lacks' if wanted else 'has'} {marker}")
         for dep in markers["deps"]:

@@ -40,9 +40,9 @@ EXPECTED_FILES = [
 
 # Files the yes/no options render: each path exists exactly when one of its options is on.
 OPTION_FILES = {
-    "{slug}/memory/cache.py": {"include_cache"},
+    "{slug}/memory/cache/feature.py": {"include_cache"},
     "tests/test_cache.py": {"include_cache"},
-    "{slug}/ratelimit.py": {"include_rate_limit"},
+    "{slug}/ratelimit/feature.py": {"include_rate_limit"},
     "tests/test_rate_limit.py": {"include_rate_limit"},
     "{slug}/chat": {"include_examples"},
     "examples": {"include_examples"},

@@ -107,8 +107,8 @@ def test_update_keeps_edits_and_applies_changes(tmp_path: Path) -> None:
 
 
 OPTION_FILES = {
-    "include_cache": ["{slug}/memory/cache.py", "tests/test_cache.py"],
-    "include_rate_limit": ["{slug}/ratelimit.py", "tests/test_rate_limit.py"],
+    "include_cache": ["{slug}/memory/cache/feature.py", "tests/test_cache.py"],
+    "include_rate_limit": ["{slug}/ratelimit/feature.py", "tests/test_rate_limit.py"],
 }
 # The cache has no dependency of its own: the redis client is in every render (the job queue).
 OPTION_DEPENDENCIES = {"include_rate_limit": "limits>="}

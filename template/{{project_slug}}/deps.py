@@ -1,4 +1,4 @@
-"""Dependencies the routes share: the settings of the app that serves the request.
+"""Dependencies the routes share: the settings and the memory service of the app at hand.
 
 Two rules keep dependencies cheap under load (both measured with the burst benchmark):
 - Routes read settings from the app (`create_app` stores them on `app.state`), not through
@@ -12,6 +12,8 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from .memory.schemas import set_limits
+from .memory.service import MemoryService
 from .settings import Settings
 
 
@@ -21,3 +23,19 @@ async def app_settings(request: Request) -> Settings:
 
 
 AppSettings = Annotated[Settings, Depends(app_settings)]
+
+
+async def memory_service(request: Request) -> MemoryService:
+    service: MemoryService = request.app.state.memory_service  # set by the lifespan
+    return service
+
+
+Service = Annotated[MemoryService, Depends(memory_service)]
+
+
+async def request_limits(settings: AppSettings) -> None:
+    """Router dependency: validate this request's body against this app's limits.
+
+    FastAPI solves a route's dependencies before it validates the body, in the same context.
+    """
+    set_limits(settings)

@@ -10,6 +10,26 @@ MetadataValue = str | int | float | bool
 # so that a redelivered job can first remove what an interrupted delivery left. Never shown.
 JOB_KEY = "job_id"
 HIDDEN_KEYS = frozenset({JOB_KEY})
+# Keys mem0 keeps beside a memory's text (its scopes and bookkeeping): a memory's metadata
+# never shows them, and callers can neither set nor filter on them.
+MEM0_MANAGED_KEYS = frozenset(
+    {"agent_id", "run_id", "actor_id", "role", "attributed_to", "expiration_date"}
+)
+# The fields of a mem0 record itself, which metadata must not shadow.
+MEM0_RECORD_KEYS = frozenset(
+    {
+        "id",
+        "memory",
+        "data",
+        "hash",
+        "score",
+        "metadata",
+        "created_at",
+        "updated_at",
+        "text_lemmatized",
+    }
+)
+
 Role = Literal["user", "assistant", "system"]
 
 
@@ -48,6 +68,16 @@ class Listing:
 
     items: list[MemoryItem]
     truncated: bool
+
+
+@dataclass(frozen=True, slots=True)
+class UserSummary:
+    """What `GET /summary` shows: counts, preferences by category, the latest memories."""
+
+    total_memories: int
+    truncated: bool
+    preferences: dict[str, list[str]]
+    recent_memories: list[MemoryItem]
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,11 +9,11 @@ route documents the errors it can answer with (`error_responses`).
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Header, HTTPException, Query, Response, status
 from fastapi import Path as PathParam
 
 from ..auth import UserId
-from ..deps import AppSettings
+from ..deps import AppSettings, Service, request_limits
 from ..errors import LOCATION_HEADER, REPLAYED_HEADER, error_responses
 from .domain import Message
 from .schemas import (
@@ -32,17 +32,9 @@ from .schemas import (
     SearchResponse,
     Summary,
     SummaryResponse,
-    set_limits,
 )
-from .service import MemoryService
 
-
-async def get_memory_service(request: Request) -> MemoryService:
-    service: MemoryService = request.app.state.memory_service
-    return service
-
-
-Service = Annotated[MemoryService, Depends(get_memory_service)]
+MEMORY_PREFIX = "/api/v1/memory"
 IdempotencyKey = Annotated[
     str | None,
     Header(
@@ -55,15 +47,7 @@ IdempotencyKey = Annotated[
 ]
 
 
-async def request_limits(settings: AppSettings) -> None:
-    """Router dependency: validate this request's body against this app's limits.
-
-    FastAPI solves a route's dependencies before it validates the body, in the same context.
-    """
-    set_limits(settings)
-
-
-router = APIRouter(prefix="/api/v1/memory", tags=["memory"], dependencies=[Depends(request_limits)])
+router = APIRouter(prefix=MEMORY_PREFIX, tags=["memory"], dependencies=[Depends(request_limits)])
 
 
 def _job_location(job_id: str) -> str:
@@ -129,7 +113,7 @@ async def search_memories(
     body: SearchRequest, user_id: UserId, service: Service, settings: AppSettings
 ) -> SearchResponse:
     limit = body.limit or settings.memory_search_limit_default
-    results = await service.search_memories(body.query, user_id, limit, body.filters)
+    results = await service.search_memories(user_id, body.query, limit, body.filters)
     return SearchResponse(
         query=body.query, results=[MemoryOut.of(item) for item in results], count=len(results)
     )
@@ -146,10 +130,10 @@ async def get_summary(user_id: UserId, service: Service) -> SummaryResponse:
     return SummaryResponse(
         user_id=user_id,
         summary=Summary(
-            total_memories=summary["total_memories"],
-            truncated=summary["truncated"],
-            preferences=summary["preferences"],
-            recent_memories=[MemoryOut.of(item) for item in summary["recent_memories"]],
+            total_memories=summary.total_memories,
+            truncated=summary.truncated,
+            preferences=summary.preferences,
+            recent_memories=[MemoryOut.of(item) for item in summary.recent_memories],
         ),
     )
 

@@ -35,29 +35,20 @@ from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, PydanticCustomError, PydanticKnownError, core_schema
 
 from ..ingest.model import JobState, JobStatus
-from ..settings import Settings
-from .domain import HIDDEN_KEYS, MemoryItem, MetadataValue, Role
+from .domain import (
+    HIDDEN_KEYS,
+    MEM0_MANAGED_KEYS,
+    MEM0_RECORD_KEYS,
+    MemoryItem,
+    MetadataValue,
+    Role,
+)
+from .limits import MemoryLimits
 
 IDENTITY_KEYS = frozenset({"user_id", "agent_id", "run_id"})
 # Keys mem0 or this service write themselves; callers may filter on some of them but never set them.
 SERVICE_KEYS = frozenset({"type", "category", "session_id", *HIDDEN_KEYS})
-MEM0_KEYS = frozenset(
-    {
-        "data",
-        "memory",
-        "hash",
-        "id",
-        "score",
-        "metadata",
-        "created_at",
-        "updated_at",
-        "text_lemmatized",
-        "actor_id",
-        "role",
-        "attributed_to",
-        "expiration_date",
-    }
-)
+MEM0_KEYS = MEM0_RECORD_KEYS | MEM0_MANAGED_KEYS
 # Logical operators of mem0's filter language, refused in any case.
 OPERATOR_KEYS = frozenset({"and", "or", "not"})
 KEY_PATTERN = r"^[A-Za-z_][A-Za-z0-9_-]{0,63}$"
@@ -88,21 +79,21 @@ def _limit(setting: str) -> int:
     limits = _LIMITS.get()
     if limits is not None:
         return limits[setting]
-    default: int = Settings.model_fields[setting].default
+    default: int = MemoryLimits.model_fields[setting].default
     return default
 
 
-def _limits_of(settings: Settings) -> dict[str, int]:
+def _limits_of(settings: MemoryLimits) -> dict[str, int]:
     return {name: getattr(settings, name) for name in SettingLimit.settings}
 
 
-def set_limits(settings: Settings) -> None:
+def set_limits(settings: MemoryLimits) -> None:
     """Validate the rest of this request (this context) against `settings`' limits."""
     _LIMITS.set(_limits_of(settings))
 
 
 @contextmanager
-def use_limits(settings: Settings) -> Iterator[None]:
+def use_limits(settings: MemoryLimits) -> Iterator[None]:
     """Within the block, `SettingLimit`s read `settings` (e.g. to generate the OpenAPI)."""
     token = _LIMITS.set(_limits_of(settings))
     try:

@@ -28,7 +28,16 @@ from ..ingest.model import (
     NewJob,
 )
 from ..observability import current_request_id
-from .domain import JOB_KEY, InFlight, Listing, MemoryBackend, MemoryItem, Message, MetadataValue
+from .domain import (
+    JOB_KEY,
+    InFlight,
+    Listing,
+    MemoryBackend,
+    MemoryItem,
+    Message,
+    MetadataValue,
+    UserSummary,
+)
 from .scope import store_user_id
 
 logger = logging.getLogger(__name__)
@@ -65,6 +74,16 @@ class MemoryService:
         self._queue = queue
         self._locks = queue.locks
         self._list_max = list_max
+
+    @property
+    def backend(self) -> MemoryBackend:
+        """What the service stores through (for operators' scripts and tests that look beneath)."""
+        return self._backend
+
+    @property
+    def queue(self) -> JobQueue:
+        """The job queue conversations wait in."""
+        return self._queue
 
     # --- conversations: accepted into the queue, stored by a worker ------------------------
 
@@ -148,8 +167,8 @@ class MemoryService:
 
     async def search_memories(
         self,
-        query: str,
         user_id: str,
+        query: str,
         limit: int = 5,
         filters: dict[str, MetadataValue] | None = None,
     ) -> list[MemoryItem]:
@@ -176,18 +195,18 @@ class MemoryService:
         """The user's memories, newest first (up to MEMORY_LIST_MAX)."""
         return await self._listing(user_id, {})
 
-    async def get_user_summary(self, user_id: str) -> dict[str, Any]:
+    async def get_user_summary(self, user_id: str) -> UserSummary:
         memories = await self.list_memories(user_id)
         preferences: dict[str, list[str]] = defaultdict(list)
         for item in memories.items:
             if item.metadata.get("type") == PREFERENCE:
                 preferences[str(item.metadata.get("category", "general"))].append(item.memory)
-        return {
-            "total_memories": len(memories.items),
-            "truncated": memories.truncated,
-            "preferences": dict(preferences),
-            "recent_memories": memories.items[:RECENT_IN_SUMMARY],
-        }
+        return UserSummary(
+            total_memories=len(memories.items),
+            truncated=memories.truncated,
+            preferences=dict(preferences),
+            recent_memories=memories.items[:RECENT_IN_SUMMARY],
+        )
 
     async def get_memory(self, user_id: str, memory_id: str) -> MemoryItem:
         item = await self._backend.get(memory_id)

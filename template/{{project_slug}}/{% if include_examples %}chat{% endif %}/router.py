@@ -12,10 +12,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Request
 
 from ..auth import UserId
-from ..deps import AppSettings
+from ..deps import AppSettings, Service, request_limits
 from ..errors import error_responses
 from ..memory.domain import Message
-from ..memory.router import Service, request_limits
 from ..memory.schemas import MemoryOut
 from .model import ChatModel
 from .schemas import ChatRequest, ChatResponse
@@ -45,7 +44,7 @@ async def chat(
     settings: AppSettings,
 ) -> ChatResponse:
     memories = await service.search_memories(
-        body.message, user_id, settings.memory_search_limit_default
+        user_id, body.message, settings.memory_search_limit_default
     )
     # A failing model raises ProviderUnavailableError (503) before anything is stored.
     answer = await model.answer(body.message, [item.memory for item in memories])

@@ -1,25 +1,4 @@
-"""Rate limits per caller, in three budgets: search, writes and reads.
-
-The limiter plugs in where `main.py` includes the memory router, as a dependency, so the
-routes know nothing of it. The budget belongs to the authenticated user (FastAPI caches
-`current_user_id` per request, so the token is decoded once); a route without authentication
-would use `rate_limit_by_client`, keyed by the client IP (behind a proxy, uvicorn's proxy
-headers make that the real client).
-
-Algorithm: a fixed window from the `limits` library. The window opens at a key's first hit and
-its whole budget comes back at `X-RateLimit-Reset`; each hit is one atomic step (an INCR script
-in Redis) and each key one counter. The price: a caller can spend up to twice a budget across
-a window boundary, acceptable for protecting capacity and model spend.
-
-Storage: in this process when REDIS_URL is unset (each worker then counts on its own, so N
-workers allow N times the budget); Redis when it is set, shared by every worker and replica.
-
-A storage that fails (Redis down or slow) fails *open*: the request is served unlimited and a
-warning is logged. Every request is still authenticated and size-limited; the limiter guards
-capacity, not access, and failing closed would turn a Redis outage into an outage of the whole
-API. After a failure the limiter leaves the storage alone for a few seconds, so an outage costs
-neither a timeout per request nor a warning per request.
-"""
+"""Fixed-window budgets per caller and route group, failing open when storage fails."""
 
 import logging
 import math
@@ -29,15 +8,14 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import redis.asyncio as redis
-from fastapi import HTTPException, Request, Response, status
+from fastapi import status
 from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import FixedWindowRateLimiter
 from limits.errors import StorageError
 
-from .auth import UserId
-from .errors import error_responses
-from .settings import Settings
+from ..errors import error_responses
+from .settings import RateLimitSettings
 
 logger = logging.getLogger(__name__)
 
@@ -124,7 +102,7 @@ class RateLimiter:
             await self._close()
 
 
-def build_rate_limiter(settings: Settings) -> RateLimiter:
+def build_rate_limiter(settings: RateLimitSettings) -> RateLimiter:
     """One limiter per app (built in the lifespan): Redis when REDIS_URL is set."""
     per_group: dict[Group, RateLimitItem] = {
         "search": parse(settings.rate_limit_search),
@@ -149,35 +127,3 @@ def build_rate_limiter(settings: Settings) -> RateLimiter:
         **options,
     )
     return RateLimiter(per_group, storage, backend="redis", close=pool.aclose)
-
-
-async def _enforce(request: Request, response: Response, key: str) -> None:
-    limiter: RateLimiter = request.app.state.rate_limiter
-    route = request.scope.get("route")
-    group = route_group(request.method, getattr(route, "path", request.url.path))
-    decision = await limiter.check(group, key)
-    if decision is None:
-        return
-    headers = decision.headers()
-    if not decision.allowed:
-        retry_after = decision.retry_after()
-        raise HTTPException(
-            status_code=status.HTTP_429_TOO_MANY_REQUESTS,
-            detail=(
-                f"Rate limit exceeded for {group}: {decision.limit}. "
-                f"Retry in {retry_after} seconds."
-            ),
-            headers={**headers, "Retry-After": str(retry_after)},
-        )
-    response.headers.update(headers)
-
-
-async def rate_limit(request: Request, response: Response, user_id: UserId) -> None:
-    """Dependency: spend the authenticated user's budget (a 401 spends nothing)."""
-    await _enforce(request, response, f"user:{user_id}")
-
-
-async def rate_limit_by_client(request: Request, response: Response) -> None:
-    """Dependency for routes without authentication: spend the client IP's budget."""
-    host = request.client.host if request.client else "unknown"
-    await _enforce(request, response, f"ip:{host}")
