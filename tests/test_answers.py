@@ -11,7 +11,7 @@ from typing import Any
 import copier
 import pytest
 import yaml
-from conftest import ANSWERS_FILE, MATRIX, RENDERS, Rendered
+from harness import ANSWERS_FILE, MATRIX, RENDERS, Rendered
 
 RenderFn = Callable[[dict[str, Any]], Rendered]
 

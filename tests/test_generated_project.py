@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from conftest import MATRIX, MEMORY_MODES, ToolResult, all_options
+from harness import MATRIX, MEMORY_MODES, ToolResult, all_options
 
 ToolFn = Callable[[str, str], ToolResult]
 

@@ -1,4 +1,5 @@
-"""The harness's own assumptions: the matrix it renders and the tree hash that dedupes tools."""
+"""harness.py's own tests: the matrix it renders, the tree hash that dedupes tools, the render
+cache and the tool runner."""
 
 from __future__ import annotations
 
@@ -10,7 +11,18 @@ from collections.abc import Callable
 from pathlib import Path
 
 import yaml
-from conftest import ANSWERS_FILE, MATRIX, MEMORY_MODES, OPTIONS, TEMPLATE_ROOT, tree_hash
+import harness
+import pytest
+from harness import (
+    ANSWERS_FILE,
+    MATRIX,
+    MEMORY_MODES,
+    OPTIONS,
+    TEMPLATE_ROOT,
+    render_cached,
+    tool_result,
+    tree_hash,
+)
 
 
 def test_matrix_covers_every_mode_and_option() -> None:
@@ -58,6 +70,63 @@ def test_tree_hash_ignores_only_the_answers_file(tmp_path: Path) -> None:
     for what, digest in variants.items():
         assert digest != base, f"tree_hash missed a {what} change"
     assert len(set(variants.values())) == len(variants)
+
+
+def test_each_answer_set_is_rendered_once_and_a_crashed_render_is_redone(tmp_path: Path) -> None:
+    copies: list[dict[str, object]] = []
+
+    def copy(data: dict[str, object], dst: Path) -> None:
+        copies.append(data)
+        dst.mkdir()
+        (dst / ANSWERS_FILE).write_text(f"memory_mode: {data['memory_mode']}\n")
+        (dst / "main.py").write_text("print('hello')\n")
+
+    first = render_cached(tmp_path, {"memory_mode": "qdrant"}, copy)
+    again = render_cached(tmp_path, {"memory_mode": "qdrant"}, copy)
+    other = render_cached(tmp_path, {"memory_mode": "chroma"}, copy)
+    assert copies == [{"memory_mode": "qdrant"}, {"memory_mode": "chroma"}]
+    assert first == again
+    assert other.path != first.path
+    assert other.tree == first.tree  # the answers file is not part of the tree
+
+    def crash(data: dict[str, object], dst: Path) -> None:
+        dst.mkdir()
+        raise RuntimeError("copier failed halfway")
+
+    with pytest.raises(RuntimeError):
+        render_cached(tmp_path, {"memory_mode": "pinecone"}, crash)
+    redone = render_cached(tmp_path, {"memory_mode": "pinecone"}, copy)
+    assert (redone.path / "main.py").is_file()
+    assert copies[-1] == {"memory_mode": "pinecone"}
+
+
+def test_a_tool_runs_once_per_tree_and_its_result_is_recorded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runs = tmp_path / "runs.txt"
+    monkeypatch.setattr(harness, "SYNC_COMMAND", ["sh", "-c", f"echo sync >> {runs}"])
+    monkeypatch.setattr(
+        harness,
+        "TOOL_COMMANDS",
+        {"ok": ["sh", "-c", f"echo ok >> {runs}; echo checked"], "bad": ["sh", "-c", "exit 3"]},
+    )
+
+    def copy(data: dict[str, object], dst: Path) -> None:
+        dst.mkdir()
+        (dst / ANSWERS_FILE).write_text(f"name: {data['name']}\n")
+
+    one = render_cached(tmp_path, {"name": "one"}, copy)
+    two = render_cached(tmp_path, {"name": "two"}, copy)  # same tree
+    first = tool_result(tmp_path, one, "one", "ok")
+    second = tool_result(tmp_path, two, "two", "ok")
+    assert first.ok and "checked" in first.output
+    assert second == first  # read back, not run again
+    assert second.ran_in == "one"
+    assert runs.read_text().split() == ["sync", "ok"]
+    failed = tool_result(tmp_path, two, "two", "bad")
+    assert failed.returncode == 3
+    assert "exit 3" in failed.describe("two")
+    assert runs.read_text().split() == ["sync", "ok"]  # one sync per tree
 
 
 GROUPED_TESTS = """

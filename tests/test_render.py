@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import MATRIX, RENDERS, TEMPLATE_ROOT, Rendered
+from harness import MATRIX, RENDERS, TEMPLATE_ROOT, Rendered
 
 EXPECTED_FILES = [
     ".copier-answers.yml",

@@ -8,7 +8,7 @@ import copier
 import plumbum
 import pytest
 import yaml
-from conftest import GIT_IDENTITY, copy_template_tree, git, run_tool, tail
+from harness import GIT_IDENTITY, copy_template_tree, git, run_tool, tail
 
 TEMPLATE_CHANGE = "Template release 0.2.0 added this line."
 USER_EDIT = "# A local change the project's owner made after rendering."
