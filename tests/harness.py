@@ -352,6 +352,20 @@ def _log_lookup(home: Path, name: str, check: str, waited: float) -> None:
         lookups.write(f"{name} {check} {worker} {waited:.1f}\n")
 
 
+def extra_args(check: str, shared_root: Path) -> list[str]:
+    """mypy keeps one cache per xdist worker for all the trees that worker checks.
+
+    Most of mypy's time goes to the same third-party packages in every tree; its cache
+    revalidates every module by content hash (the trees' paths differ) and never caches a
+    module with errors, so a shared cache cannot hide one. One cache per worker: a worker
+    runs one tool at a time, so no two mypy processes write the same cache.
+    """
+    if check != "mypy":
+        return []
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    return ["--cache-dir", str(shared_root / "mypy-cache" / worker)]
+
+
 def tool_result(shared_root: Path, pristine: Rendered, name: str, check: str) -> ToolResult:
     """The result of TOOL_COMMANDS[check] for the tree of `pristine` (the `name` render).
 
@@ -385,7 +399,7 @@ def tool_result(shared_root: Path, pristine: Rendered, name: str, check: str) ->
             sync = ToolResult(**json.loads(sync_file.read_text()))
             if not sync.ok:
                 return sync
-            cmd = TOOL_COMMANDS[check]
+            cmd = TOOL_COMMANDS[check] + extra_args(check, shared_root)
             code, output, seconds = _timed_tool(cmd, work, TOOL_TIMEOUT)
             _write_json(result_file, {"command": " ".join(cmd), "returncode": code,
                                       "output": tail(output, 120), "seconds": seconds,

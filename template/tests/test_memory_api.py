@@ -222,6 +222,8 @@ async def test_get_and_delete_one_memory(client: httpx.AsyncClient, user: User) 
 
     deleted = await client.delete(f"{API}/memories/{target['id']}", headers=headers)
     assert deleted.status_code == 204
+    assert deleted.content == b""
+    assert "content-type" not in deleted.headers  # an empty answer claims no JSON
     assert (await client.get(f"{API}/memories/{target['id']}", headers=headers)).status_code == 404
     assert [m["memory"] for m in await all_memories(client, headers)] == ["My cat is called Miso"]
     assert (

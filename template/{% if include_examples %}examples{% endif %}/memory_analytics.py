@@ -7,7 +7,7 @@ the cache option answers 404: "no cache"). The figures are printed as tables; --
 draws them as a bar chart.
 
     uv run python -m examples.memory_analytics
-    uv run python -m examples.memory_analytics --png memories.png
+    uv run python -m examples.memory_analytics --png   # the chart: data/memory-analytics.png
 """
 
 from collections import Counter
@@ -21,6 +21,7 @@ import httpx
 from examples._client import MEMORY_API, checked, connect, parser, run
 
 PAGE_SIZE = 100  # the most GET /memories returns at once
+DEFAULT_CHART = Path("data/memory-analytics.png")  # under DATA_DIR's default, which git ignores
 
 
 @dataclass
@@ -152,12 +153,19 @@ def save_chart(figures: Figures, path: Path) -> None:
     if figures.cache is not None and figures.cache["hit_rate"] is not None:
         title += f"  (search cache hit rate, whole service: {percent(figures.cache['hit_rate'])})"
     figure.suptitle(title)
+    path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, format="png", dpi=100)
 
 
 def main() -> None:
     arguments = parser(__doc__)
-    arguments.add_argument("--png", type=Path, help="also save the figures as a PNG bar chart")
+    arguments.add_argument(
+        "--png",
+        type=Path,
+        nargs="?",
+        const=DEFAULT_CHART,
+        help=f"also save the figures as a PNG bar chart (default: {DEFAULT_CHART}, git-ignored)",
+    )
     args = arguments.parse_args()
     with connect(args) as http:
         figures = gather(http)

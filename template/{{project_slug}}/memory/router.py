@@ -223,6 +223,7 @@ async def get_memory(memory_id: UUID, user_id: UserId, service: Service) -> Memo
 @router.delete(
     "/memories/{memory_id}",
     status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,  # no body, so no content type
     summary="Delete one memory",
     responses=error_responses(401, 404, 422, 503),
 )
