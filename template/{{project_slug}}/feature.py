@@ -24,7 +24,6 @@ Resources = Callable[[FastAPI, Settings], AbstractAsyncContextManager[None]]
 
 @dataclass(frozen=True)
 class Feature:
-    name: str
     routers: Sequence[APIRouter] = ()
     """Its routes, included beside the memory routes (with the dependencies of every feature)."""
     dependencies: Sequence[params.Depends] = ()

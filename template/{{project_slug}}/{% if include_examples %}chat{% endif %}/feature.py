@@ -19,4 +19,4 @@ async def open_chat_model(app: FastAPI, settings: ChatSettings) -> AsyncIterator
         await app.state.chat_model.close()
 
 
-FEATURE = Feature(name="chat example", routers=[router], resources=open_chat_model)
+FEATURE = Feature(routers=[router], resources=open_chat_model)

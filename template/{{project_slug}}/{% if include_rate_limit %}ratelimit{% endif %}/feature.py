@@ -15,11 +15,12 @@ from .settings import RateLimitSettings
 logger = logging.getLogger(__name__)
 
 
-async def _enforce(request: Request, response: Response, key: str) -> None:
+async def rate_limit(request: Request, response: Response, user_id: UserId) -> None:
+    """Dependency: spend the authenticated user's budget (a 401 spends nothing)."""
     limiter: RateLimiter = request.app.state.rate_limiter
     route = request.scope.get("route")
     group = route_group(request.method, getattr(route, "path", request.url.path))
-    decision = await limiter.check(group, key)
+    decision = await limiter.check(group, f"user:{user_id}")
     if decision is None:
         return
     headers = decision.headers()
@@ -36,11 +37,6 @@ async def _enforce(request: Request, response: Response, key: str) -> None:
     response.headers.update(headers)
 
 
-async def rate_limit(request: Request, response: Response, user_id: UserId) -> None:
-    """Dependency: spend the authenticated user's budget (a 401 spends nothing)."""
-    await _enforce(request, response, f"user:{user_id}")
-
-
 @asynccontextmanager
 async def open_limiter(app: FastAPI, settings: RateLimitSettings) -> AsyncIterator[None]:
     app.state.rate_limiter = build_rate_limiter(settings)
@@ -52,7 +48,6 @@ async def open_limiter(app: FastAPI, settings: RateLimitSettings) -> AsyncIterat
 
 
 FEATURE = Feature(
-    name="rate limits",
     dependencies=[Depends(rate_limit)],  # health probes stay unlimited
     responses=RATE_LIMITED_RESPONSES,
     resources=open_limiter,

@@ -20,4 +20,4 @@ def caching_service(backend: MemoryBackend, queue: JobQueue, settings: Settings)
     return CachingMemoryService(backend, queue, store, list_max=settings.memory_list_max)
 
 
-FEATURE = Feature(name="search cache", routers=[router], build_service=caching_service)
+FEATURE = Feature(routers=[router], build_service=caching_service)
