@@ -1,9 +1,9 @@
 """What an optional part of the service adds to it, described the same way for every part.
 
-Each optional part (the search cache, rate limits, the chat example) lives in its own package
-and describes itself with one `Feature` in its `feature.py`; `features.py` lists the ones
-this service has. `main.py` applies them all alike, and the worker builds its memory service
-through them, so that a feature that builds the service (the cache) builds it there too.
+Each optional part lives in its own package and describes itself with one `Feature` in its
+`feature.py`; `features.py` lists the ones this service has. `main.py` applies them all
+alike, and the worker builds its memory service through them, so that a feature that builds
+the service builds it there too.
 """
 
 from collections.abc import Callable, Mapping, Sequence
