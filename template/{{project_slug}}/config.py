@@ -5,10 +5,12 @@ memory limits `memory/limits.py`, the backend and its store their own module, ea
 feature its package); `settings.py` composes them into the one `Settings` the app runs with.
 """
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, SecretStr, ValidationInfo
+from pydantic import AfterValidator, Field, SecretStr, ValidationError
+from pydantic_core import PydanticCustomError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from . import NAME
@@ -22,15 +24,43 @@ class EnvSettings(BaseSettings):
     )
 
 
-def _present(value: SecretStr, info: ValidationInfo) -> SecretStr:
+_EMPTY_KEY = "empty_api_key"
+
+
+def _present(value: SecretStr) -> SecretStr:
     if not value.get_secret_value().strip():
-        name = (info.field_name or "key").upper()
-        raise ValueError(f"{name} is empty: set it in .env or the environment")
+        raise PydanticCustomError(_EMPTY_KEY, "empty (set it in .env or the environment)")
     return value
 
 
 ApiKey = Annotated[SecretStr, AfterValidator(_present)]
 """A required secret that must not be blank (an empty `KEY=` line in `.env` is refused)."""
+
+
+@dataclass(frozen=True)
+class SettingsProblem:
+    """One invalid or missing setting, as a person fixing `.env` needs to read it."""
+
+    name: str  # the environment variable
+    message: str
+    missing_key: bool  # an API key that is not set: the offline fakes can stand in for it
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.message}"
+
+
+def settings_problems(error: ValidationError) -> list[SettingsProblem]:
+    """One line per problem, without the values (they may be secrets) or pydantic's links."""
+    problems = []
+    for item in error.errors(include_url=False, include_input=False):
+        name = "_".join(str(part) for part in item["loc"]).upper() or "SETTINGS"
+        if item["type"] == "missing":
+            message, missing_key = "not set (add it to .env or the environment)", True
+        else:
+            message = item["msg"].removeprefix("Value error, ").removeprefix(f"{name} ")
+            missing_key = item["type"] == _EMPTY_KEY
+        problems.append(SettingsProblem(name, message, missing_key and name.endswith("_KEY")))
+    return problems
 
 
 class ServiceSettings(EnvSettings):

@@ -17,12 +17,10 @@ import logging
 import sys
 from datetime import UTC, datetime
 
-from pydantic import ValidationError
-
 from .errors import ProviderUnavailableError
 from .ingest.build import open_queue
 from .ingest.model import JobState
-from .settings import Settings, get_settings
+from .settings import Settings, settings_or_exit
 
 
 def describe(job: JobState) -> str:
@@ -53,9 +51,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     # Warnings and errors only, on stderr: stdout is the command's answer.
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    settings = settings_or_exit(f"{parser.prog} {args.command}")
     try:
-        asyncio.run(run(args.command, get_settings()))
-    except (ProviderUnavailableError, ValidationError) as exc:
+        asyncio.run(run(args.command, settings))
+    except ProviderUnavailableError as exc:
         print(f"{parser.prog} {args.command}: {exc}", file=sys.stderr)
         return 1
     return 0
