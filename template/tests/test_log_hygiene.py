@@ -79,3 +79,6 @@ def test_debug_logs_hold_no_tokens_keys_or_memory_text(
     assert user_id in log
     assert memory_id in log
     assert any(event.get("level") == "debug" for event in events), "DEBUG was not in effect"
+    # Extras the service leaves out on purpose (spaCy, fastembed) are not reported as faults.
+    advice = [event for event in events if "pip install" in json.dumps(event)]
+    assert advice == [], f"the logs tell the operator to install something: {advice}"
