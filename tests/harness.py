@@ -407,6 +407,21 @@ def tool_result(shared_root: Path, pristine: Rendered, name: str, check: str) ->
     return ToolResult(**json.loads(result_file.read_text()))
 
 
+MISSING_DEPENDENCY = "missing system dependency: "
+"""How a rendered suite's skip reason starts when a program it needs is not installed."""
+
+
+def missing_dependencies(suite_output: str) -> list[str]:
+    """What the skip reasons in a rendered suite's `-ra` summary say is not installed."""
+    return sorted(
+        {
+            line.split(MISSING_DEPENDENCY, 1)[1].strip()
+            for line in suite_output.splitlines()
+            if line.startswith("SKIPPED") and MISSING_DEPENDENCY in line
+        }
+    )
+
+
 def summary_lines(trees: Path) -> tuple[list[str], float]:
     """One line per distinct tree the tools ran in, and the tool time in all."""
     lines = []

@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from harness import MATRIX, MEMORY_MODES, ToolResult, all_options
+from harness import MATRIX, MEMORY_MODES, ToolResult, all_options, missing_dependencies
 
 ToolFn = Callable[[str, str], ToolResult]
 
@@ -50,10 +50,22 @@ def _assert_ok(result: ToolResult, render_name: str) -> None:
         pytest.fail(result.describe(render_name), pytrace=False)
 
 
+def _assert_nothing_skipped_for_want_of_a_program(result: ToolResult, render_name: str) -> None:
+    """A suite that skipped tests because a program is missing has not shown they pass."""
+    if missing := missing_dependencies(result.output):
+        pytest.fail(
+            f"the {render_name} suite passed but skipped tests for a missing system "
+            f"dependency: {'; '.join(missing)}. Install it (README.md lists the prerequisites).",
+            pytrace=False,
+        )
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("render_name", _cases(SUITE_RENDERS))
 def test_generated_suite_passes(render_name: str, tree_tool: ToolFn) -> None:
-    _assert_ok(tree_tool(render_name, "suite"), render_name)
+    result = tree_tool(render_name, "suite")
+    _assert_ok(result, render_name)
+    _assert_nothing_skipped_for_want_of_a_program(result, render_name)
 
 
 @pytest.mark.slow
@@ -61,7 +73,9 @@ def test_generated_suite_passes(render_name: str, tree_tool: ToolFn) -> None:
 def test_generated_suite_passes_without_durability_tests(
     render_name: str, tree_tool: ToolFn
 ) -> None:
-    _assert_ok(tree_tool(render_name, "suite-core"), render_name)
+    result = tree_tool(render_name, "suite-core")
+    _assert_ok(result, render_name)
+    _assert_nothing_skipped_for_want_of_a_program(result, render_name)
 
 
 @pytest.mark.slow

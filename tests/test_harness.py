@@ -19,6 +19,7 @@ from harness import (
     MEMORY_MODES,
     OPTIONS,
     TEMPLATE_ROOT,
+    missing_dependencies,
     render_cached,
     tool_result,
     tree_hash,
@@ -171,3 +172,36 @@ def test_xdist_groups_stay_on_one_worker(tmp_path: Path) -> None:
     assert set(workers) == {"g0", "g1"}, result.stdout
     split = {group: sorted(names) for group, names in workers.items() if len(names) > 1}
     assert not split, f"xdist_group did not keep groups on one worker: {split}"
+
+
+def test_a_skip_for_a_missing_program_is_read_from_a_real_pytest_summary(tmp_path: Path) -> None:
+    """The rendered suites' skip reason, as pytest prints it with -q -ra (rendered addopts)."""
+    (tmp_path / "conftest.py").write_text(
+        "import pytest\n\n\n"
+        "@pytest.fixture\n"
+        "def redis_url():\n"
+        "    pytest.skip(\n"
+        "        'missing system dependency: redis-server '\n"
+        "        '(apt-get install redis-server, or brew install redis)'\n"
+        "    )\n"
+    )
+    (tmp_path / "test_it.py").write_text(
+        "import pytest\n\n\n"
+        "def test_uses_redis(redis_url): pass\n\n\n"
+        "def test_also_uses_redis(redis_url): pass\n\n\n"
+        "def test_other(): pytest.skip('a vector-store server admits many processes')\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-ra", "-p", "no:cacheprovider", "-p", "no:xdist"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "COLUMNS": "80"},
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert missing_dependencies(result.stdout) == [
+        "redis-server (apt-get install redis-server, or brew install redis)"
+    ]
+    assert missing_dependencies(result.stdout.replace("missing system", "absent system")) == []
