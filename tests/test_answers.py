@@ -54,7 +54,7 @@ MODE_MARKERS: dict[str, dict[str, list[str]]] = {
 # them exactly when one of the listed options is on. REDIS_URL serves both the cache and the
 # rate limits (the redis client itself is in every render: the Redis job queue needs it).
 OPTION_MARKERS: dict[str, dict[str, Any]] = {
-    "include_cache": {"env": ["MEMORY_CACHE_TTL_SECONDS", "MEMORY_CACHE_MAX_ENTRIES"], "deps": []},
+    "include_cache": {"env": ["SEARCH_CACHE_TTL_SECONDS", "SEARCH_CACHE_MAX_ENTRIES"], "deps": []},
     "include_rate_limit": {
         "env": ["RATE_LIMIT_SEARCH", "RATE_LIMIT_WRITES", "RATE_LIMIT_READS"],
         "deps": ["limits"],

@@ -129,5 +129,5 @@ def _text(value: bytes | str) -> str:
 def build_cache_store(settings: CacheSettings) -> CacheStore:
     """Redis when REDIS_URL is set, else this process."""
     if settings.redis_url:
-        return RedisStore(settings.redis_url, settings.memory_cache_ttl_seconds)
-    return InProcessStore(settings.memory_cache_ttl_seconds, settings.memory_cache_max_entries)
+        return RedisStore(settings.redis_url, settings.search_cache_ttl_seconds)
+    return InProcessStore(settings.search_cache_ttl_seconds, settings.search_cache_max_entries)
