@@ -45,7 +45,7 @@ async def test_every_memory_route_needs_a_token(
         (make_token("two words"), "without spaces"),
         (make_token(""), "'sub'"),
         ("not-a-jwt", "invalid"),
-        (jwt.encode({"sub": "alice", "exp": 9999999999}, key=None, algorithm="none"), "invalid"),
+        (jwt.encode({"sub": "alice", "exp": 9999999999}, key="", algorithm="none"), "invalid"),
         (make_token("a\u0000b"), "control or format"),
         (make_token("bob\nINFO forged log line"), "control or format"),
         (make_token("\u202eevil"), "control or format"),
