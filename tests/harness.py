@@ -445,3 +445,42 @@ def summary_lines(trees: Path) -> tuple[list[str], float]:
         wait = f"; waited {waited:.0f}s for another worker" if waited >= 1 else ""
         lines.append(f"{home.name[:12]} {runs['sync']['ran_in']}{shared} on {workers}: {steps}{wait}")
     return lines, total
+
+
+# --- Headless Chromium (Debian's package), for the browser checks -------------------------
+
+BROWSER_TIMEOUT = 60
+
+
+def chromium() -> str:
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if found:
+        return found
+    reason = "missing system dependency: chromium (apt-get install chromium)"
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason}; CI must run the browser checks")
+    pytest.skip(reason)
+
+
+def dump_dom(url: str, tmp_path: Path) -> str:
+    """The page's DOM once its scripts ran (Chromium's virtual time lets them finish)."""
+    result = subprocess.run(
+        [
+            chromium(),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--no-first-run",
+            f"--user-data-dir={tmp_path / 'chromium-profile'}",
+            "--virtual-time-budget=15000",
+            "--dump-dom",
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=BROWSER_TIMEOUT,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result.stdout

@@ -7,8 +7,6 @@ Without Chromium the test skips locally, saying so; with CI set it fails (.ci/ru
 
 from __future__ import annotations
 
-import os
-import shutil
 import socket
 import subprocess
 import time
@@ -18,45 +16,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from harness import RENDERS, Rendered, ToolResult, trees_dir, tool_env
+from harness import RENDERS, Rendered, ToolResult, dump_dom, trees_dir, tool_env
 
 pytestmark = pytest.mark.slow
 
 TIMEOUT = 60
-
-
-def chromium() -> str:
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if found:
-        return found
-    reason = "missing system dependency: chromium (apt-get install chromium)"
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason}; CI must run the browser checks")
-    pytest.skip(reason)
-
-
-def dump_dom(url: str, tmp_path: Path) -> str:
-    """The page's DOM once its scripts ran (Chromium's virtual time lets them finish)."""
-    result = subprocess.run(
-        [
-            chromium(),
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-dev-shm-usage",
-            "--no-first-run",
-            f"--user-data-dir={tmp_path / 'chromium-profile'}",
-            "--virtual-time-budget=15000",
-            "--dump-dom",
-            url,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    return result.stdout
 
 
 def _free_port() -> int:
