@@ -309,3 +309,81 @@ def test_options_bring_their_settings_and_dependencies(options: str, render: Ren
             if (dep in dependencies) != wanted:
                 problems.append(f"{name}: pyproject.toml {'lacks' if wanted else 'has'} {dep}")
     assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize(
+    ("license_id", "first_line", "copyright_line", "spdx"),
+    [
+        ("MIT", "MIT License", "Copyright (c) 2031 Zoë Maintainer", "MIT"),
+        ("Apache-2.0", "Apache License", "Copyright 2031 Zoë Maintainer", "Apache-2.0"),
+        ("BSD-3-Clause", "BSD 3-Clause License", "Copyright (c) 2031, Zoë Maintainer", "BSD-3-Clause"),
+        (
+            "Proprietary",
+            "Copyright (c) 2031 Zoë Maintainer. All rights reserved.",
+            "Copyright (c) 2031 Zoë Maintainer. All rights reserved.",
+            "LicenseRef-Proprietary",
+        ),
+    ],
+)
+def test_license_question_writes_license_and_spdx(
+    render: RenderFn, license_id: str, first_line: str, copyright_line: str, spdx: str
+) -> None:
+    project = render(
+        {"license": license_id, "copyright_year": "2031", "author_name": "Zoë Maintainer"}
+    ).path
+    text = (project / "LICENSE").read_text()
+    lines = [line.strip() for line in text.splitlines()]
+    assert lines[0] == first_line
+    assert copyright_line in lines
+    assert text.endswith("\n") and not text.endswith("\n\n")
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text())["project"]
+    assert pyproject["license"] == spdx
+    assert pyproject["license-files"] == ["LICENSE"]
+    private = "Private :: Do Not Upload" in pyproject.get("classifiers", [])
+    assert private == (license_id == "Proprietary")
+    assert f'license = "{spdx}"' in (project / "README.md").read_text()
+
+
+def test_the_copyright_year_defaults_to_this_year_and_is_recorded(default_project: Rendered) -> None:
+    import datetime
+
+    answers = yaml.safe_load((default_project.path / ANSWERS_FILE).read_text())
+    assert answers["license"] == "MIT"
+    assert answers["copyright_year"] == str(datetime.date.today().year)
+
+
+@pytest.mark.parametrize("year", ["soon", "26", "2026-", "2024-26", "2024 - 2026", "c2026"])
+def test_the_copyright_year_must_be_a_year_or_a_range(
+    year: str, template_snapshot: Path, tmp_path: Path
+) -> None:
+    dst = tmp_path / "render"
+    with pytest.raises(ValueError, match="Validation error for question 'copyright_year'") as caught:
+        copier.run_copy(
+            str(template_snapshot),
+            dst,
+            data={"copyright_year": year},
+            defaults=True,
+            unsafe=False,
+            quiet=True,
+            settings=copier.Settings(),
+        )
+    assert f'"{year}" is not a year' in str(caught.value)
+    assert not dst.exists() or not any(dst.iterdir()), "a rejected answer still rendered files"
+
+
+def test_a_year_range_is_accepted(render: RenderFn) -> None:
+    project = render({"copyright_year": "2024-2026", "license": "BSD-3-Clause"}).path
+    assert "Copyright (c) 2024-2026, Your Name" in (project / "LICENSE").read_text()
+
+
+def test_an_unknown_license_is_not_a_choice(template_snapshot: Path, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="Invalid choice for 'license'"):
+        copier.run_copy(
+            str(template_snapshot),
+            tmp_path / "render",
+            data={"license": "GPL-3.0"},
+            defaults=True,
+            unsafe=False,
+            quiet=True,
+            settings=copier.Settings(),
+        )

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from harness import RENDERS, Rendered, ToolResult, dump_dom, trees_dir, tool_env
+from harness import RENDERS, Rendered, ToolResult, chromium, dump_dom, trees_dir, tool_env
 
 pytestmark = pytest.mark.slow
 
@@ -37,6 +37,7 @@ def running_render(
     tmp_path: Path,
 ) -> Iterator[str]:
     """The default render's service under uvicorn on a free port, in its synced environment."""
+    chromium()  # skip (or, with CI set, fail) before syncing and starting anything
     synced = tree_tool("default", "ruff-check")  # syncs the tree's copy (once per run)
     assert synced.ok, synced.output
     project = trees_dir(shared_root) / render(RENDERS["default"]).tree / "project"

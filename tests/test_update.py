@@ -10,7 +10,11 @@ import pytest
 import yaml
 from harness import GIT_IDENTITY, copy_template_tree, git, run_tool, tail
 
-TEMPLATE_CHANGE = "Template release 0.2.0 added this line."
+# The synthetic template repository's own releases. They sort above every real release, so the
+# real migrations (hooks/, run for updates that cross their version) stay out of these tests:
+# test_releases.py and test_hooks.py cover those.
+BASE, NEXT = "v99.0.0", "v99.1.0"
+TEMPLATE_CHANGE = "Template release 99.1.0 added this line."
 USER_EDIT = "# A local change the project's owner made after rendering."
 
 
@@ -24,11 +28,11 @@ def _init_repo(repo: Path) -> None:
 
 
 def _template_release(tmp_path: Path) -> Path:
-    """Today's template working tree as a git repository tagged v0.1.0."""
+    """Today's template working tree as a git repository tagged BASE."""
     template = copy_template_tree(tmp_path / "template-repo")
     _init_repo(template)
-    _commit_all(template, "template 0.1.0")
-    git(template, "tag", "v0.1.0")
+    _commit_all(template, "template 99.0.0")
+    git(template, "tag", BASE)
     return template
 
 
@@ -40,7 +44,7 @@ def _copy(template: Path, project: Path, data: dict[str, bool] | None = None) ->
         defaults=True,
         unsafe=False,
         quiet=True,
-        vcs_ref="v0.1.0",
+        vcs_ref=BASE,
         settings=copier.Settings(),
     )
 
@@ -59,7 +63,7 @@ def _update(project: Path, data: dict[str, object], vcs_ref: str) -> None:
 
 
 def test_update_keeps_edits_and_applies_changes(tmp_path: Path) -> None:
-    # A template repository with release v0.1.0: today's working tree, committed.
+    # A template repository with release BASE: today's working tree, committed.
     template = _template_release(tmp_path)
 
     # copier runs git itself (to compute the update); plumbum snapshots the environment at
@@ -68,28 +72,28 @@ def test_update_keeps_edits_and_applies_changes(tmp_path: Path) -> None:
         project = tmp_path / "project"
         _copy(template, project)
         answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
-        assert answers["_commit"] == "v0.1.0"
+        assert answers["_commit"] == BASE
         assert answers["model_provider"] == "openai"
         slug = answers["project_slug"]
         _init_repo(project)
-        _commit_all(project, "render from template 0.1.0")
+        _commit_all(project, "render from template 99.0.0")
 
         # The owner edits a service file.
         service = project / slug / "memory" / "service.py"
         service.write_text(service.read_text() + USER_EDIT + "\n")
         _commit_all(project, "local edit")
 
-        # The template ships v0.2.0.
+        # The template ships NEXT.
         readme = template / "template" / "README.md.jinja"
         with readme.open("a") as handle:
             handle.write(f"\n{TEMPLATE_CHANGE}\n")
-        _commit_all(template, "template 0.2.0")
-        git(template, "tag", "v0.2.0")
+        _commit_all(template, "template 99.1.0")
+        git(template, "tag", NEXT)
 
-        _update(project, {"model_provider": "ollama"}, "v0.2.0")
+        _update(project, {"model_provider": "ollama"}, NEXT)
 
     answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
-    assert answers["_commit"] == "v0.2.0"
+    assert answers["_commit"] == NEXT
     assert answers["model_provider"] == "ollama"
     assert USER_EDIT in service.read_text(), "the owner's edit was lost in the update"
     assert TEMPLATE_CHANGE in (project / "README.md").read_text(), "the template change did not arrive"
@@ -149,7 +153,7 @@ def test_update_turns_options_on_and_off(tmp_path: Path) -> None:
         _assert_options(project, slug, on=False)
 
         for data, on in ((options_on, True), (options_off, False)):
-            _update(project, dict(data), "v0.1.0")
+            _update(project, dict(data), BASE)
             _assert_options(project, slug, on=on)
             _suite_passes(project)
             _commit_all(project, f"options {'on' if on else 'off'}")
