@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException
 from starlette.routing import Match
 
+from . import metrics
 from .ingest.model import IdempotencyKeyBusyError, IdempotencyKeyReusedError, QueueFullError
 
 logger = logging.getLogger(__name__)
@@ -194,6 +195,7 @@ async def _not_found(_request: Request, _exc: Exception) -> JSONResponse:
 
 async def _provider_unavailable(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ProviderUnavailableError)
+    metrics.provider_failed(exc.component)
     logger.warning(
         "provider unavailable: %s (%s) on %s %s",
         exc.component,

@@ -1,12 +1,19 @@
-"""Liveness and readiness probes, at the root of the service."""
+"""What operators call, at the root of the service: liveness and readiness probes, and the
+Prometheus metrics (what they count: metrics.py)."""
 
+import hmac
+import logging
+import math
 from typing import Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
 
-from .errors import RETRY_AFTER_HEADER, ProviderUnavailableError
+from . import metrics
+from .errors import RETRY_AFTER_HEADER, ProviderUnavailableError, error_responses
+
+logger = logging.getLogger(__name__)
 
 router = APIRouter(tags=["health"])
 
@@ -61,3 +68,45 @@ async def readyz(request: Request) -> Readiness | JSONResponse:
             headers={"Retry-After": str(exc.retry_after)},
         )
     return Readiness(status="ready", detail=warning)
+
+
+async def require_metrics_token(request: Request) -> None:
+    """Dependency: with METRICS_TOKEN set, a scrape must bring it as a Bearer token."""
+    expected: SecretStr | None = request.app.state.settings.metrics_token
+    if expected is None:
+        return
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(
+        given.strip().encode(), expected.get_secret_value().encode()
+    ):
+        raise HTTPException(
+            status_code=status.HTTP_401_UNAUTHORIZED,
+            detail="The metrics need the METRICS_TOKEN as a Bearer token.",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics",
+    description="Counters, gauges and histograms in Prometheus' text format. Open unless the "
+    "service sets METRICS_TOKEN; then a scrape needs that token as a Bearer token.",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The metrics.",
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+        },
+        **error_responses(401),
+    },
+    dependencies=[Depends(require_metrics_token)],
+)
+async def prometheus_metrics(request: Request) -> Response:
+    try:
+        depth = await request.app.state.memory_service.queue.depth()
+        metrics.set_queue_depth(depth.pending, depth.failed)
+    except ProviderUnavailableError as exc:  # the other metrics still tell what happened
+        logger.warning("metrics: the job queue could not be read (%s)", exc.reason)
+        metrics.set_queue_depth(math.nan, math.nan)
+    body, content_type = metrics.exposition()
+    return Response(body, media_type=content_type)

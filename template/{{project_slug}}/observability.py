@@ -5,7 +5,8 @@ sent back in the same header and bound to every log line written while the reque
 background work it starts included. Each memory operation is logged once, when it ends, with
 the user, the operation, the latency and the outcome; any other request is logged once too
 (method, path without query, status; health probes only when they fail), in place of
-uvicorn's access log. `LOG_FORMAT=json` writes one JSON object
+uvicorn's access log; the same measures feed the Prometheus metrics (metrics.py).
+`LOG_FORMAT=json` writes one JSON object
 per line (for log shippers); `console` writes readable key=value lines.
 """
 
@@ -19,6 +20,8 @@ from urllib.parse import quote
 import structlog
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from . import metrics
 
 REQUEST_ID_HEADER = "X-Request-ID"
 # Orchestrators call these every few seconds: logged only when they fail.
@@ -139,12 +142,17 @@ class RequestContextMiddleware:
             try:
                 await self.app(scope, receive, send_with_id)
             finally:
-                latency_ms = round((time.perf_counter() - started) * 1000, 1)
+                seconds = time.perf_counter() - started
+                latency_ms = round(seconds * 1000, 1)
                 route = scope.get("route")
+                template: str | None = getattr(route, "path", None)
+                metrics.observe_request(scope["method"], template, status, seconds)
                 if scope["path"].startswith("/api/") and route is not None:
+                    operation = str(getattr(route, "name", scope["path"]))
+                    metrics.observe_operation(operation, outcome_of(status), seconds)
                     operations.info(
                         "memory operation",
-                        operation=getattr(route, "name", scope["path"]),
+                        operation=operation,
                         user_id=scope.get("state", {}).get("user_id"),
                         status=status,
                         outcome=outcome_of(status),

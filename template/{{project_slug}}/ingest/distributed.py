@@ -44,6 +44,7 @@ from saq import Job, Status, Worker
 from saq.queue.redis import RedisQueue
 from saq.types import Context
 
+from .. import metrics
 from ..errors import ProviderRejectedError, ProviderUnavailableError
 from ..observability import operations
 from ..settings import Settings
@@ -54,6 +55,7 @@ from .model import (
     JobState,
     JobStatus,
     NewJob,
+    QueueDepth,
     QueueFullError,
     RetryPolicy,
 )
@@ -74,6 +76,8 @@ _JOB_ID = re.compile(r"[A-Za-z0-9_.-]{1,128}")
 _BATCH = 100
 _SWEEP_WAIT_SECONDS = 0.1  # not 0: SAQ reads 0 as "wait forever"
 _PENDING = (Status.NEW, Status.QUEUED)
+# How an attempt's result counts in the metrics (a deferred delivery is no attempt).
+_JOB_OUTCOMES = {"done": "done", "cancelled": "cancelled", "failed": "failed", "retry": "retrying"}
 
 # Reserve a pending slot for the user and store the payload, in one step.
 # KEYS: the user's pending set, the payload. ARGV: job id, per-user limit, payload.
@@ -651,6 +655,12 @@ class RedisJobQueue:
                 return
             start += _BATCH
 
+    async def depth(self) -> QueueDepth:
+        with _redis_errors(self._retry_after):
+            pending = await self._saq.count("incomplete")
+            failed = await _awaitable(self._redis.zcard(FAILED_KEY))
+        return QueueDepth(pending=pending, failed=failed)
+
     async def retry_failed(self) -> int:
         """Queue every failed job again with a fresh budget: JOB_MAX_ATTEMPTS more attempts
         and JOB_MAX_AGE_SECONDS from now. Attempts keep counting, so the next delivery still
@@ -684,7 +694,13 @@ class RedisJobQueue:
     async def _work(self, ctx: Context, *, user_id: str) -> dict[str, Any]:
         """SAQ's job function: one delivery to the handler. Never raises (but cancellation):
         its outcome decides how `_SaqQueue.finish` ends the job."""
-        job = ctx["job"]
+        started = time.perf_counter()
+        result = await self._attempt(ctx["job"], user_id)
+        if (outcome := _JOB_OUTCOMES.get(result["outcome"])) is not None:
+            metrics.observe_job(outcome, time.perf_counter() - started)
+        return result
+
+    async def _attempt(self, job: Job, user_id: str) -> dict[str, Any]:
         log = operations.bind(
             operation="store_conversation", job_id=job.key, user_id=user_id, attempt=job.attempts
         )
@@ -755,6 +771,8 @@ class RedisJobQueue:
                 logger.warning("could not renew the lease of job %s: %s", job.key, _why(exc))
 
     def _attempt_failed(self, job: Job, exc: Exception, log: Any) -> dict[str, Any]:
+        if isinstance(exc, ProviderUnavailableError):
+            metrics.provider_failed(exc.component)
         if isinstance(exc, ProviderUnavailableError | ProviderRejectedError):
             reason = str(exc)
         else:

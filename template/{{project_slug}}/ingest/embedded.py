@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
+from .. import metrics
 from ..errors import ProviderRejectedError, ProviderUnavailableError
 from ..observability import operations
 from ..settings import Settings
@@ -45,6 +46,7 @@ from .model import (
     JobStatus,
     LocalUserLocks,
     NewJob,
+    QueueDepth,
     QueueFullError,
     RetryPolicy,
 )
@@ -450,6 +452,16 @@ class SQLiteJobQueue:
         for row in rows:
             yield _state(row)
 
+    async def depth(self) -> QueueDepth:
+        def depth(connection: sqlite3.Connection) -> QueueDepth:
+            pending, failed = connection.execute(
+                "SELECT count(*) FILTER (WHERE status IN ('queued', 'retrying', 'running')),"
+                " count(*) FILTER (WHERE status = 'failed') FROM jobs"
+            ).fetchone()
+            return QueueDepth(pending=pending, failed=failed)
+
+        return await self._db.run(depth)
+
     async def retry_failed(self) -> int:
         def retry(connection: sqlite3.Connection) -> int:
             now = time.time()
@@ -547,11 +559,14 @@ class SQLiteJobQueue:
         except asyncio.CancelledError:
             raise  # shutdown past the grace period: close() hands the job back
         except Exception as exc:
-            await self._attempt_failed(delivery, budget, exc, log)
+            outcome = await self._attempt_failed(delivery, budget, exc, log)
+            metrics.observe_job(outcome, time.perf_counter() - started)
             return
-        latency_ms = round((time.perf_counter() - started) * 1000, 1)
+        seconds = time.perf_counter() - started
+        latency_ms = round(seconds * 1000, 1)
         if memory_ids is None:
             log.info("conversation not stored: job cancelled", outcome="cancelled")
+            metrics.observe_job("cancelled", seconds)
             return
         await self._db.run(
             lambda c: c.execute(
@@ -563,10 +578,14 @@ class SQLiteJobQueue:
         log.info(
             "conversation stored", outcome="ok", memories=len(memory_ids), latency_ms=latency_ms
         )
+        metrics.observe_job("done", seconds)
 
     async def _attempt_failed(
         self, delivery: Delivery, budget: "_Budget", exc: Exception, log: Any
-    ) -> None:
+    ) -> str:
+        """Record the failed attempt: the job retries or fails. Returns which."""
+        if isinstance(exc, ProviderUnavailableError):
+            metrics.provider_failed(exc.component)
         if isinstance(exc, ProviderUnavailableError | ProviderRejectedError):
             reason = str(exc)
         else:
@@ -594,6 +613,7 @@ class SQLiteJobQueue:
                 (status, next_at, reason, now, delivery.id),
             )
         )
+        return status
 
     async def _upkeep(self) -> None:
         def upkeep(connection: sqlite3.Connection) -> int:

@@ -61,6 +61,14 @@ class JobState:
     memory_ids: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True, slots=True)
+class QueueDepth:
+    """The whole queue now: jobs not finished yet (queued, retrying or running) and failed."""
+
+    pending: int
+    failed: int
+
+
 class QueueFullError(Exception):
     """Too much accepted work is pending: for this caller (`scope="user"`) or overall."""
 
@@ -171,6 +179,10 @@ class JobQueue(Protocol):
 
     def failed(self) -> AsyncIterator[JobState]:
         """Failed jobs (dead letters), oldest first."""
+        ...
+
+    async def depth(self) -> QueueDepth:
+        """How much work the queue holds (raises ProviderUnavailableError like `ping`)."""
         ...
 
     async def retry_failed(self) -> int:

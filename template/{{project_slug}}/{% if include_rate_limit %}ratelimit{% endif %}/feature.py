@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI, HTTPException, Request, Response, status
+from prometheus_client import Counter
 
 from ..auth import UserId
 from ..feature import Feature
@@ -13,6 +14,10 @@ from .limiter import RATE_LIMITED_RESPONSES, RateLimiter, build_rate_limiter, ro
 from .settings import RateLimitSettings
 
 logger = logging.getLogger(__name__)
+
+REJECTED = Counter(  # served at /metrics
+    "memory_rate_limited_total", "Requests refused by a rate limit, by group.", ["group"]
+)
 
 
 async def rate_limit(request: Request, response: Response, user_id: UserId) -> None:
@@ -25,6 +30,7 @@ async def rate_limit(request: Request, response: Response, user_id: UserId) -> N
         return
     headers = decision.headers()
     if not decision.allowed:
+        REJECTED.labels(group).inc()
         retry_after = decision.retry_after()
         raise HTTPException(
             status_code=status.HTTP_429_TOO_MANY_REQUESTS,

@@ -7,6 +7,8 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+from prometheus_client import Counter
+
 from ...ingest.model import Delivery, JobQueue
 from ..domain import MemoryBackend, MemoryItem, MetadataValue
 from ..service import MemoryService, fingerprint
@@ -15,6 +17,13 @@ from .store import COUNTERS, CacheStore
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+LOOKUPS = Counter(  # served at /metrics
+    "memory_search_cache_lookups_total",
+    "Search cache lookups, by result: hit, miss, or error (the cache was unavailable).",
+    ["result"],
+)
+# The stats route's counters, as the metric labels them.
+_LOOKUP_RESULTS = {"hits": "hit", "misses": "miss", "errors": "error"}
 
 
 def _encode(items: list[MemoryItem]) -> bytes:
@@ -49,6 +58,7 @@ class CachingMemoryService(MemoryService):
             return UNAVAILABLE
 
     async def _count(self, counter: str) -> None:
+        LOOKUPS.labels(_LOOKUP_RESULTS[counter]).inc()
         try:
             await self.cache.count(counter)
         except Exception:  # counting is best effort; the failure itself is logged elsewhere
