@@ -1,9 +1,13 @@
 """Run the rendered project's own tooling the way its owner would, in a real `uv sync`ed env.
 
 Every combination of the matrix (memory mode x the yes/no options) is linted and
-type-checked; for every mode, the all-on combination runs the whole generated suite, and the
-all-off combination (and Ollama's render) runs it without its `durability` tests (kill -9,
-outages, SIGTERM, the scaled topology), which the all-on run already covers for that mode. Tools run once per distinct tree (see `tree_tool` in conftest.py): each test id below
+type-checked; for every mode, the all-on combination runs the whole generated suite (so every
+option runs with every mode). The options' off side runs, without the `durability` tests
+(kill -9, outages, SIGTERM, the scaled topology, which the all-on runs cover), in two all-off
+renders: the hosted one and Ollama's (embedded Qdrant, the self-hosted code with the other
+model provider). A store's code does not depend on the options (the few test fixtures that
+combine a mode with an option are linted and type-checked in every combination), so the other
+all-off renders would repeat those runs. Tools run once per distinct tree (see `tree_tool` in conftest.py): each test id below
 asserts on the result recorded for its render's tree, so combinations that render the same
 project share one run, and combinations that differ get their own.
 
@@ -32,8 +36,9 @@ EXTRA_LINT_RENDERS = [*EXTRA_SUITE_RENDERS, "quirky"]
 LINT_RENDERS = [*MATRIX, *EXTRA_LINT_RENDERS]
 # The whole generated suite, durability tests included: the all-on render of every mode.
 SUITE_RENDERS = [all_options(mode, True) for mode in MEMORY_MODES]
-# The suite without its `durability` tests: the all-off render of every mode, and Ollama.
-CORE_SUITE_RENDERS = [*(all_options(mode, False) for mode in MEMORY_MODES), *EXTRA_SUITE_RENDERS]
+# The suite without its `durability` tests: every option off, hosted and self-hosted (Ollama's
+# render is embedded Qdrant with every option off).
+CORE_SUITE_RENDERS = [all_options("hosted", False), *EXTRA_SUITE_RENDERS]
 CHECKS = ["ruff-check", "ruff-format", "mypy"]
 
 
