@@ -8,6 +8,7 @@ from typing import Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 from fastapi.responses import JSONResponse
+from fastapi.security.utils import get_authorization_scheme_param
 from pydantic import BaseModel, Field, SecretStr
 
 from . import metrics
@@ -75,9 +76,11 @@ async def require_metrics_token(request: Request) -> None:
     expected: SecretStr | None = request.app.state.settings.metrics_token
     if expected is None:
         return
-    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    # Parsed as HTTPBearer parses it, without declaring a security scheme in the OpenAPI
+    # document: while METRICS_TOKEN is unset, /metrics needs none.
+    scheme, given = get_authorization_scheme_param(request.headers.get("authorization"))
     if scheme.lower() != "bearer" or not hmac.compare_digest(
-        given.strip().encode(), expected.get_secret_value().encode()
+        given.encode(), expected.get_secret_value().encode()
     ):
         raise HTTPException(
             status_code=status.HTTP_401_UNAUTHORIZED,
