@@ -40,6 +40,9 @@ from pydantic import SecretStr, field_validator
 from .config import EnvSettings
 
 UNMATCHED = "unmatched"
+# Label values come from a bounded set: any other method a client makes up counts as "other"
+# (every made-up method would otherwise be a new series, held in memory for good).
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 HTTP_REQUESTS = Counter(
     "http_requests_total", "HTTP requests answered.", ["method", "route", "status"]
@@ -76,6 +79,7 @@ class MetricsSettings(EnvSettings):
 
 def observe_request(method: str, route: str | None, status_code: int, seconds: float) -> None:
     label = route or UNMATCHED
+    method = method if method in _METHODS else "other"
     HTTP_REQUESTS.labels(method, label, str(status_code)).inc()
     HTTP_LATENCY.labels(method, label).observe(seconds)
 
