@@ -131,7 +131,11 @@ VICTIM_TEXT = "Victim secret: the vault code is under the blue rug"
 @dataclass(frozen=True)
 class Victim:
     headers: dict[str, str]
-    memory_ids: frozenset[str]
+    memories: frozenset[tuple[str, str]]  # (id, text)
+
+    @property
+    def memory_ids(self) -> frozenset[str]:
+        return frozenset(memory_id for memory_id, _ in self.memories)
 
 
 @pytest.fixture(scope="module")
@@ -145,15 +149,16 @@ async def victims(client: httpx.AsyncClient) -> list[Victim]:
             f"{API}/preferences", json={"preference": f"{VICTIM_TEXT} (pref)"}, headers=headers
         )
         assert created.status_code == 201, created.text
-        ids = frozenset(m["id"] for m in await all_memories(client, headers))
-        assert len(ids) == 2
-        found.append(Victim(headers, ids))
+        memories = frozenset((m["id"], m["memory"]) for m in await all_memories(client, headers))
+        assert len(memories) == 2
+        found.append(Victim(headers, memories))
     return found
 
 
 async def _check_victims_intact(client: httpx.AsyncClient, victims: list[Victim]) -> None:
     for victim in victims:
-        assert {m["id"] for m in await all_memories(client, victim.headers)} == victim.memory_ids
+        listed = await all_memories(client, victim.headers)
+        assert {(m["id"], m["memory"]) for m in listed} == victim.memories
 
 
 def _always_trying(*subjects: str) -> Callable[[TestFunction], TestFunction]:
@@ -198,12 +203,27 @@ async def test_any_subject_reaches_only_its_own_memories(
     assert summary["user_id"] == subject
     assert summary["summary"]["total_memories"] == 1
     assert (await client.get(f"{API}/memories/{own}", headers=headers)).status_code == 200
+    history = await client.get(f"{API}/memories/{own}/history", headers=headers)
+    assert [event["event"] for event in history.json()["events"]] == ["ADD"]
     for victim in victims:
-        for memory_id in victim.memory_ids:
+        victim_ids = sorted(victim.memory_ids)
+        for memory_id in victim_ids:
             response = await client.get(f"{API}/memories/{memory_id}", headers=headers)
+            assert response.status_code == 404
+            response = await client.get(f"{API}/memories/{memory_id}/history", headers=headers)
+            assert response.status_code == 404
+            response = await client.put(
+                f"{API}/memories/{memory_id}", json={"memory": "overwritten"}, headers=headers
+            )
             assert response.status_code == 404
             response = await client.delete(f"{API}/memories/{memory_id}", headers=headers)
             assert response.status_code == 404
+        # A batch naming one of the subject's own memories and a victim's deletes neither.
+        response = await client.post(
+            f"{API}/batch/delete", json={"memory_ids": [own, victim_ids[0]]}, headers=headers
+        )
+        assert response.status_code == 404
+    assert [m["id"] for m in await all_memories(client, headers)] == [own]
 
     forgotten = await client.delete(f"{API}/memories", headers=headers)
     assert forgotten.json() == {"deleted": 1}

@@ -69,6 +69,10 @@ def _header(description: str, *, required: bool = True) -> dict[str, Any]:
 
 
 RETRY_AFTER_HEADER = _header("Seconds to wait before retrying.")
+PARTIAL_RETRY_AFTER_HEADER = _header(
+    "Only when part of the work was refused: seconds to wait before sending it again.",
+    required=False,
+)
 LOCATION_HEADER = _header("Where to follow the job: `GET` it for its status.")
 REPLAYED_HEADER = _header(
     "`true` when this is the stored answer to an earlier request with the same "
@@ -193,6 +197,16 @@ async def _not_found(_request: Request, _exc: Exception) -> JSONResponse:
     return JSONResponse(status_code=404, content=error_body("Memory not found."))
 
 
+def refusal_detail(exc: ProviderUnavailableError | QueueFullError) -> str:
+    """Why work was not taken: a provider is down, or too much work is pending."""
+    if isinstance(exc, QueueFullError):
+        return str(exc)
+    return (
+        f"The {exc.component} is temporarily unavailable ({exc.reason}). "
+        f"Please retry in {exc.retry_after} seconds."
+    )
+
+
 async def _provider_unavailable(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ProviderUnavailableError)
     metrics.provider_failed(exc.component)
@@ -205,10 +219,7 @@ async def _provider_unavailable(request: Request, exc: Exception) -> JSONRespons
     )
     return JSONResponse(
         status_code=503,
-        content=error_body(
-            f"The {exc.component} is temporarily unavailable ({exc.reason}). "
-            f"Please retry in {exc.retry_after} seconds."
-        ),
+        content=error_body(refusal_detail(exc)),
         headers={"Retry-After": str(exc.retry_after)},
     )
 

@@ -1,6 +1,6 @@
 """Mode-agnostic shapes shared by the service and the backend."""
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol, TypedDict
@@ -62,6 +62,28 @@ class MemoryItem:
 
 
 @dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    """One change of a memory: `ADD`, `UPDATE` (from `old_memory` to `new_memory`) or `DELETE`."""
+
+    event: str
+    old_memory: str | None
+    new_memory: str | None
+    created_at: str | None = None
+    updated_at: str | None = None
+
+    @classmethod
+    def of(cls, row: Mapping[str, Any]) -> "HistoryEntry":
+        """From a history row, in the shape every backend reads from Mem0."""
+        return cls(
+            event=str(row.get("event", "")),
+            old_memory=row.get("old_memory"),
+            new_memory=row.get("new_memory"),
+            created_at=row.get("created_at"),
+            updated_at=row.get("updated_at"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Listing:
     """A user's memories, newest first, as far as MEMORY_LIST_MAX reaches. `truncated`: the
     user has more than that, and `items` holds only as many (see `MemoryService`)."""
@@ -120,6 +142,17 @@ class MemoryBackend(Protocol):
     ) -> list[MemoryItem]: ...
 
     async def get(self, memory_id: str) -> MemoryItem | None: ...
+
+    async def update(
+        self, memory_id: str, text: str | None, metadata: dict[str, MetadataValue] | None
+    ) -> MemoryItem | None:
+        """Change a memory's text and merge `metadata` into its own; the memory as it is now
+        (None: no such memory). Its history gets an `UPDATE` entry."""
+        ...
+
+    async def history(self, memory_id: str) -> list[HistoryEntry]:
+        """The memory's changes, oldest first."""
+        ...
 
     async def delete(self, memory_id: str) -> None: ...
 

@@ -12,5 +12,7 @@ class MemoryLimits(EnvSettings):
     memory_max_preference_chars: int = Field(1000, ge=1)
     memory_search_limit_default: int = Field(5, ge=1)
     memory_search_limit_max: int = Field(20, ge=1)
+    # Most conversations, or memory ids, one batch request may carry.
+    memory_max_batch: int = Field(50, ge=1, le=1000)
     # Most memories read for lists, summaries and preferences (a store may lower the cap).
     memory_list_max: int = Field(1000, ge=1, le=10_000)

@@ -14,18 +14,29 @@ from fastapi import Path as PathParam
 
 from ..auth import UserId
 from ..deps import AppSettings, Service, request_limits
-from ..errors import LOCATION_HEADER, REPLAYED_HEADER, error_responses
-from .domain import Message
+from ..errors import (
+    LOCATION_HEADER,
+    PARTIAL_RETRY_AFTER_HEADER,
+    REPLAYED_HEADER,
+    error_responses,
+    refusal_detail,
+)
 from .schemas import (
     CATEGORY_PATTERN,
     IDEMPOTENCY_KEY_PATTERN,
     JOB_ID_PATTERN,
+    BatchQueued,
     ConversationAccepted,
+    ConversationBatchRequest,
     ConversationRequest,
     ForgetResponse,
+    HistoryEntryOut,
     JobOut,
+    MemoryHistory,
+    MemoryIdsRequest,
     MemoryOut,
     MemoryPage,
+    MemoryUpdate,
     PreferenceList,
     PreferenceRequest,
     SearchRequest,
@@ -73,16 +84,53 @@ async def add_conversation(
 ) -> ConversationAccepted:
     """The conversation is written to the job queue before this answers; a worker turns it
     into memories. `GET` the `Location` to see what became of it."""
-    messages: list[Message] = [{"role": m.role, "content": m.content} for m in body.messages]
-    metadata = dict(body.metadata or {})
-    if body.session_id is not None:
-        metadata["session_id"] = body.session_id
+    messages, metadata = body.conversation()
     accepted = await service.accept_conversation(user_id, messages, metadata, idempotency_key)
     response.headers["Location"] = _job_location(accepted.job.id)
     if accepted.replayed:
         response.headers["Idempotent-Replayed"] = "true"
     job = JobOut.of(accepted.job)
     return ConversationAccepted(**job.model_dump(), messages=len(messages))
+
+
+@router.post(
+    "/batch/conversations",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=BatchQueued,
+    summary="Store several conversations (each its own job)",
+    responses={
+        202: {
+            "headers": {
+                "Idempotent-Replayed": REPLAYED_HEADER,
+                "Retry-After": PARTIAL_RETRY_AFTER_HEADER,
+            }
+        },
+        **error_responses(401, 409, 413, 422, 429, 503),
+    },
+)
+async def add_conversations(
+    body: ConversationBatchRequest,
+    user_id: UserId,
+    service: Service,
+    response: Response,
+    idempotency_key: IdempotencyKey = None,
+) -> BatchQueued:
+    """Each conversation is queued like `POST /conversation`, in order. When the queue
+    refuses one midway, those before it stay queued: `not_queued` counts the rest."""
+    conversations = [item.conversation() for item in body.conversations]
+    batch = await service.accept_conversations(user_id, conversations, idempotency_key)
+    if batch.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    detail = "Every conversation is stored durably and is being turned into memories."
+    if batch.refusal is not None:
+        detail = f"Only the first {len(batch.jobs)} were queued. {refusal_detail(batch.refusal)}"
+        response.headers["Retry-After"] = str(batch.refusal.retry_after)
+    return BatchQueued(
+        jobs=[JobOut.of(job) for job in batch.jobs],
+        queued=len(batch.jobs),
+        not_queued=len(conversations) - len(batch.jobs),
+        detail=detail,
+    )
 
 
 @router.get(
@@ -220,6 +268,34 @@ async def get_memory(memory_id: UUID, user_id: UserId, service: Service) -> Memo
     return MemoryOut.of(await service.get_memory(user_id, str(memory_id)))
 
 
+@router.put(
+    "/memories/{memory_id}",
+    response_model=MemoryOut,
+    summary="Change one memory",
+    responses=error_responses(401, 404, 413, 422, 503),
+)
+async def update_memory(
+    memory_id: UUID, body: MemoryUpdate, user_id: UserId, service: Service
+) -> MemoryOut:
+    """Change the text, or set metadata keys (merged into the memory's own), or both."""
+    item = await service.update_memory(user_id, str(memory_id), body.memory, body.metadata)
+    return MemoryOut.of(item)
+
+
+@router.get(
+    "/memories/{memory_id}/history",
+    response_model=MemoryHistory,
+    summary="How one memory changed",
+    responses=error_responses(401, 404, 422, 503),
+)
+async def get_memory_history(memory_id: UUID, user_id: UserId, service: Service) -> MemoryHistory:
+    """Its events, oldest first. Deleting the memory (or forgetting you) deletes its history."""
+    events = await service.memory_history(user_id, str(memory_id))
+    return MemoryHistory(
+        memory_id=str(memory_id), events=[HistoryEntryOut.model_validate(e) for e in events]
+    )
+
+
 @router.delete(
     "/memories/{memory_id}",
     status_code=status.HTTP_204_NO_CONTENT,
@@ -229,6 +305,21 @@ async def get_memory(memory_id: UUID, user_id: UserId, service: Service) -> Memo
 )
 async def delete_memory(memory_id: UUID, user_id: UserId, service: Service) -> None:
     await service.delete_memory(user_id, str(memory_id))
+
+
+@router.post(
+    "/batch/delete",
+    response_model=ForgetResponse,
+    summary="Delete several memories",
+    responses=error_responses(401, 404, 413, 422, 503),
+)
+async def delete_memories(
+    body: MemoryIdsRequest, user_id: UserId, service: Service
+) -> ForgetResponse:
+    """All of them, or none: when any id is not one of your memories, nothing is deleted and
+    the answer is 404."""
+    ids = [str(memory_id) for memory_id in body.memory_ids]
+    return ForgetResponse(deleted=await service.delete_memories(user_id, ids))
 
 
 @router.delete(

@@ -20,6 +20,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any
+from uuid import UUID
 
 from pydantic import (
     AfterValidator,
@@ -30,6 +31,7 @@ from pydantic import (
     GetCoreSchemaHandler,
     GetJsonSchemaHandler,
     WithJsonSchema,
+    model_validator,
 )
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema, PydanticCustomError, PydanticKnownError, core_schema
@@ -40,6 +42,7 @@ from .domain import (
     MEM0_MANAGED_KEYS,
     MEM0_RECORD_KEYS,
     MemoryItem,
+    Message,
     MetadataValue,
     Role,
 )
@@ -114,6 +117,7 @@ class SettingLimit:
         "memory_max_query_chars",
         "memory_max_preference_chars",
         "memory_search_limit_max",
+        "memory_max_batch",
     )
 
     def __post_init__(self) -> None:
@@ -180,7 +184,7 @@ def _not_blank(value: str) -> str:
     return value
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # hashed by identity: its keywords are a dict
 class _Documented:
     """Adds JSON Schema keywords to a type's schema (what a validator checks in code)."""
 
@@ -380,6 +384,37 @@ class ConversationRequest(_Request):
         None, description="Flat key/value pairs stored with every memory of this conversation."
     )
 
+    def conversation(self) -> tuple[list[Message], dict[str, MetadataValue]]:
+        """The messages and the metadata every memory of the conversation is stored with."""
+        messages: list[Message] = [{"role": m.role, "content": m.content} for m in self.messages]
+        metadata = dict(self.metadata or {})
+        if self.session_id is not None:
+            metadata["session_id"] = self.session_id
+        return messages, metadata
+
+
+class ConversationBatchRequest(_Request):
+    conversations: Annotated[
+        list[ConversationRequest],
+        Field(min_length=1, description="Each becomes its own job, queued in this order."),
+        SettingLimit("memory_max_batch"),
+    ]
+
+
+def _distinct(ids: list[UUID]) -> list[UUID]:
+    if len(set(ids)) != len(ids):
+        raise PydanticCustomError("ids_not_unique", "must not name a memory twice")
+    return ids
+
+
+class MemoryIdsRequest(_Request):
+    memory_ids: Annotated[
+        list[Annotated[UUID, Field(strict=False)]],  # JSON has no UUIDs: from their text
+        Field(min_length=1, json_schema_extra={"uniqueItems": True}),
+        SettingLimit("memory_max_batch"),
+        AfterValidator(_distinct),
+    ] = Field(description="Memories to delete: all of them yours, or none is deleted.")
+
 
 class SearchRequest(_Request):
     query: Annotated[
@@ -403,6 +438,42 @@ class PreferenceRequest(_Request):
         str, SettingLimit("memory_max_preference_chars"), NotBlank, NOT_BLANK_SCHEMA, Utf8
     ] = Field(description="The preference, in the user's words.")
     category: Category = "general"
+
+
+MemoryText = Annotated[
+    str, SettingLimit("memory_max_preference_chars"), NotBlank, NOT_BLANK_SCHEMA, Utf8
+]
+
+
+class MemoryUpdate(_Request):
+    """At least one of the two: what is left out stays as it is."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "anyOf": [
+                {"required": ["memory"], "properties": {"memory": {"type": "string"}}},
+                {
+                    "required": ["metadata"],
+                    "properties": {"metadata": {"type": "object", "minProperties": 1}},
+                },
+            ]
+        }
+    )
+
+    memory: MemoryText | None = Field(None, description="The memory's new text.")
+    metadata: Metadata | None = Field(
+        None,
+        description="Keys to set or change, merged into the memory's metadata (keys left out "
+        "keep their values; the service's own keys, such as type and category, cannot be set).",
+    )
+
+    @model_validator(mode="after")
+    def _changes_something(self) -> "MemoryUpdate":
+        if self.memory is None and not self.metadata:
+            raise PydanticCustomError(
+                "nothing_to_update", "give the new text (memory), metadata to set, or both"
+            )
+        return self
 
 
 # --- Responses ---------------------------------------------------------------------------
@@ -516,3 +587,29 @@ class MemoryPage(BaseModel):
 
 class ForgetResponse(BaseModel):
     deleted: int
+
+
+class HistoryEntryOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)  # from a HistoryEntry
+
+    event: str = Field(description="`ADD`, `UPDATE` or `DELETE`.")
+    old_memory: str | None = None
+    new_memory: str | None = None
+    created_at: str | None = None
+    updated_at: str | None = None
+
+
+class MemoryHistory(BaseModel):
+    memory_id: str
+    events: list[HistoryEntryOut] = Field(description="The memory's changes, oldest first.")
+
+
+class BatchQueued(BaseModel):
+    jobs: list[JobOut] = Field(description="The queued conversations' jobs, in request order.")
+    queued: int
+    not_queued: int = Field(
+        description="Conversations at the end of the batch the queue refused (it was full or "
+        "unavailable; see `detail` and Retry-After). Repeat the request with the same "
+        "Idempotency-Key to queue them, or send just those again."
+    )
+    detail: str

@@ -17,7 +17,7 @@ import uuid
 from collections import defaultdict
 from typing import Any
 
-from ..errors import MemoryNotFoundError
+from ..errors import MemoryNotFoundError, ProviderUnavailableError
 from ..ingest.model import (
     Claim,
     Delivery,
@@ -26,10 +26,12 @@ from ..ingest.model import (
     JobQueue,
     JobState,
     NewJob,
+    QueueFullError,
 )
 from ..observability import current_request_id
 from .domain import (
     JOB_KEY,
+    HistoryEntry,
     InFlight,
     Listing,
     MemoryBackend,
@@ -66,6 +68,19 @@ def _stored_key(operation: str, idempotency_key: str) -> str:
 class Accepted:
     job: JobState
     replayed: bool
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class BatchAccepted:
+    """The jobs of a batch's first `len(jobs)` conversations; `refusal` says why the rest
+    were not queued (None: all were). A retry with the batch's idempotency key queues them."""
+
+    jobs: list[JobState]
+    replayed: bool
+    refusal: QueueFullError | ProviderUnavailableError | None
+
+
+Conversation = tuple[list[Message], dict[str, MetadataValue]]
 
 
 class MemoryService:
@@ -107,6 +122,36 @@ class MemoryService:
         new = NewJob(job_id, user_id, messages, metadata, request_id=current_request_id())
         job = await self._queue.enqueue(new)
         return Accepted(job, replayed)
+
+    async def accept_conversations(
+        self,
+        user_id: str,
+        conversations: list[Conversation],
+        idempotency_key: str | None = None,
+    ) -> BatchAccepted:
+        """Queue several conversations, each its own job, in order. The queue may refuse
+        one midway (full, or unavailable): the ones before it stay queued and the answer says
+        so; with an idempotency key, a retry returns the same jobs and queues the rest."""
+        job_ids = [uuid.uuid4().hex for _ in conversations]
+        replayed = False
+        if idempotency_key is not None:
+            body = [[messages, metadata] for messages, metadata in conversations]
+            claim = await self._claim(
+                user_id, "conversations", idempotency_key, body, json.dumps(job_ids)
+            )
+            if claim.state == "replay" and claim.value:
+                job_ids, replayed = json.loads(claim.value), True
+        request_id = current_request_id()
+        jobs: list[JobState] = []
+        for job_id, (messages, metadata) in zip(job_ids, conversations, strict=True):
+            new = NewJob(job_id, user_id, messages, metadata, request_id=request_id)
+            try:
+                jobs.append(await self._queue.enqueue(new))
+            except (QueueFullError, ProviderUnavailableError) as exc:
+                if not jobs:
+                    raise  # nothing queued: the whole request is refused
+                return BatchAccepted(jobs, replayed, exc)
+        return BatchAccepted(jobs, replayed, None)
 
     async def _claim(
         self, user_id: str, operation: str, idempotency_key: str, body: Any, value: str | None
@@ -256,10 +301,36 @@ class MemoryService:
             raise RuntimeError("the memory store did not return the stored preference")
         return items[0]
 
-    async def delete_memory(self, user_id: str, memory_id: str) -> None:
+    async def memory_history(self, user_id: str, memory_id: str) -> list[HistoryEntry]:
+        await self.get_memory(user_id, memory_id)
+        return await self._backend.history(memory_id)
+
+    async def update_memory(
+        self,
+        user_id: str,
+        memory_id: str,
+        text: str | None,
+        metadata: dict[str, MetadataValue] | None,
+    ) -> MemoryItem:
+        """Change the caller's memory: its text, and `metadata` merged into its own."""
         async with self._locks.hold(user_id):
             await self.get_memory(user_id, memory_id)
-            await self._backend.delete(memory_id)
+            item = await self._backend.update(memory_id, text, metadata)
+        if item is None:
+            raise MemoryNotFoundError(memory_id)
+        return item
+
+    async def delete_memory(self, user_id: str, memory_id: str) -> None:
+        await self.delete_memories(user_id, [memory_id])
+
+    async def delete_memories(self, user_id: str, memory_ids: list[str]) -> int:
+        """Delete the caller's memories: all of them, or (when any is not theirs) none."""
+        async with self._locks.hold(user_id):
+            for memory_id in memory_ids:
+                await self.get_memory(user_id, memory_id)
+            for memory_id in memory_ids:
+                await self._backend.delete(memory_id)
+        return len(memory_ids)
 
     async def forget_user(self, user_id: str) -> int:
         """Delete everything stored for the user; returns how many memories were removed.

@@ -120,9 +120,19 @@ class CachingMemoryService(MemoryService):
             user_id, lambda: parent(user_id, preference, category, idempotency_key)
         )
 
-    async def delete_memory(self, user_id: str, memory_id: str) -> None:
-        parent = super().delete_memory
-        await self._write(user_id, lambda: parent(user_id, memory_id))
+    async def update_memory(
+        self,
+        user_id: str,
+        memory_id: str,
+        text: str | None,
+        metadata: dict[str, MetadataValue] | None,
+    ) -> MemoryItem:
+        parent = super().update_memory
+        return await self._write(user_id, lambda: parent(user_id, memory_id, text, metadata))
+
+    async def delete_memories(self, user_id: str, memory_ids: list[str]) -> int:
+        parent = super().delete_memories
+        return await self._write(user_id, lambda: parent(user_id, memory_ids))
 
     async def forget_user(self, user_id: str) -> int:
         parent = super().forget_user
