@@ -1,5 +1,6 @@
 """A user's memories are reachable only by that user."""
 
+import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -203,6 +204,8 @@ async def test_any_subject_reaches_only_its_own_memories(
     assert summary["user_id"] == subject
     assert summary["summary"]["total_memories"] == 1
     assert (await client.get(f"{API}/memories/{own}", headers=headers)).status_code == 200
+    export = await client.get(f"{API}/export", headers=headers)
+    assert [json.loads(line).get("id") for line in export.text.splitlines()] == [None, own, None]
     history = await client.get(f"{API}/memories/{own}/history", headers=headers)
     assert [event["event"] for event in history.json()["events"]] == ["ADD"]
     for victim in victims:

@@ -7,7 +7,7 @@ every answer a caller can get. Nothing the caller sends produces a 500 with a st
 """
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -64,17 +64,18 @@ class Error(BaseModel):
     )
 
 
-def _header(description: str, *, required: bool = True) -> dict[str, Any]:
+def header(description: str, *, required: bool = True) -> dict[str, Any]:
+    """An OpenAPI response header (a string)."""
     return {"description": description, "required": required, "schema": {"type": "string"}}
 
 
-RETRY_AFTER_HEADER = _header("Seconds to wait before retrying.")
-PARTIAL_RETRY_AFTER_HEADER = _header(
+RETRY_AFTER_HEADER = header("Seconds to wait before retrying.")
+PARTIAL_RETRY_AFTER_HEADER = header(
     "Only when part of the work was refused: seconds to wait before sending it again.",
     required=False,
 )
-LOCATION_HEADER = _header("Where to follow the job: `GET` it for its status.")
-REPLAYED_HEADER = _header(
+LOCATION_HEADER = header("Where to follow the job: `GET` it for its status.")
+REPLAYED_HEADER = header(
     "`true` when this is the stored answer to an earlier request with the same "
     "Idempotency-Key (nothing was stored again).",
     required=False,
@@ -82,7 +83,7 @@ REPLAYED_HEADER = _header(
 _ERRORS: dict[int, tuple[str, dict[str, Any]]] = {
     401: (
         "Missing, invalid or expired access token.",
-        {"WWW-Authenticate": _header("`Bearer`, with the realm.")},
+        {"WWW-Authenticate": header("`Bearer`, with the realm.")},
     ),
     404: ("No such memory (or job) among yours.", {}),
     409: (
@@ -93,17 +94,8 @@ _ERRORS: dict[int, tuple[str, dict[str, Any]]] = {
     413: ("The request body is larger than MAX_REQUEST_BYTES.", {}),
     422: ("The input is invalid: `errors` says where and why.", {}),
     429: (
-        "Over the caller's rate limit, or too many of the caller's conversations pending.",
-        {
-            "Retry-After": RETRY_AFTER_HEADER,
-            "X-RateLimit-Limit": _header(
-                "Rate limits: the budget of this route group per window.", required=False
-            ),
-            "X-RateLimit-Remaining": _header("Rate limits: what is left (0).", required=False),
-            "X-RateLimit-Reset": _header(
-                "Rate limits: Unix time when the budget comes back.", required=False
-            ),
-        },
+        "Too many of the caller's conversations are waiting to be stored.",
+        {"Retry-After": RETRY_AFTER_HEADER},
     ),
     503: (
         "A provider the service depends on (or its job queue) is down, timing out or full.",
@@ -112,15 +104,54 @@ _ERRORS: dict[int, tuple[str, dict[str, Any]]] = {
 }
 
 
+_ERROR_CONTENT = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+
+
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses` for the given error statuses, all with the `Error` schema."""
-    responses: dict[int | str, dict[str, Any]] = {}
-    for status in statuses:
-        description, headers = _ERRORS[status]
-        responses[status] = {"model": Error, "description": description}
-        if headers:
-            responses[status]["headers"] = headers
-    return responses
+    """OpenAPI `responses` for the given error statuses, all JSON with the `Error` schema.
+
+    Spelled out rather than given as a `model`: FastAPI would document a model in the route's
+    own media type, and errors are JSON also where a route streams something else. The
+    schema itself is added to the document by `add_error_schemas`.
+    """
+    return {status: error_response(*_ERRORS[status]) for status in statuses}
+
+
+def error_response(description: str, headers: dict[str, Any] | None = None) -> dict[str, Any]:
+    """One error answer for OpenAPI `responses`: JSON with the `Error` schema."""
+    answer: dict[str, Any] = {"description": description, "content": _ERROR_CONTENT}
+    if headers:
+        answer["headers"] = headers
+    return answer
+
+
+def add_responses(
+    document: dict[str, Any], prefix: str, *extra: Mapping[int | str, dict[str, Any]]
+) -> None:
+    """Document `extra` answers on every operation under `prefix` in an OpenAPI document.
+    Where an operation documents the same status, both descriptions and all the headers are
+    kept (FastAPI's own `responses=` merging would keep only the route's)."""
+    for path, operations in document.get("paths", {}).items():
+        if not path.startswith(prefix):
+            continue
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            for status, answer in (item for layer in extra for item in layer.items()):
+                known = responses.get(str(status))
+                if known is None:
+                    responses[str(status)] = dict(answer)
+                    continue
+                known["description"] = f"{known['description']} Or: {answer['description']}"
+                known["headers"] = {**known.get("headers", {}), **answer.get("headers", {})}
+
+
+def add_error_schemas(document: dict[str, Any]) -> None:
+    """Put the `Error` schema (and the schemas it refers to) in an OpenAPI document."""
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    error = Error.model_json_schema(ref_template="#/components/schemas/{model}")
+    for name, schema in error.pop("$defs", {}).items():
+        schemas.setdefault(name, schema)
+    schemas.setdefault("Error", error)
 
 
 def _printable(text: str) -> str:

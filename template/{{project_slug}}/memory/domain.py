@@ -1,6 +1,6 @@
 """Mode-agnostic shapes shared by the service and the backend."""
 
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, Protocol, TypedDict
@@ -155,6 +155,15 @@ class MemoryBackend(Protocol):
         ...
 
     async def delete(self, memory_id: str) -> None: ...
+
+    @property
+    def export_ceiling(self) -> int | None:
+        """The most memories of one user `export` can read (None: every one)."""
+        ...
+
+    def export(self, user_id: str) -> AsyncIterator[tuple[MemoryItem, list[HistoryEntry]]]:
+        """Every memory of the user with its history, read from the store a page at a time."""
+        ...
 
     async def delete_user(self, user_id: str) -> int: ...
 

@@ -21,6 +21,7 @@ from ..errors import (
     error_responses,
     refusal_detail,
 )
+from .export import MEDIA_TYPE, NDJSONResponse, stream_export
 from .schemas import (
     CATEGORY_PATTERN,
     IDEMPOTENCY_KEY_PATTERN,
@@ -320,6 +321,26 @@ async def delete_memories(
     the answer is 404."""
     ids = [str(memory_id) for memory_id in body.memory_ids]
     return ForgetResponse(deleted=await service.delete_memories(user_id, ids))
+
+
+@router.get(
+    "/export",
+    response_class=NDJSONResponse,
+    summary="Export everything stored about you (JSON lines)",
+    responses={
+        200: {
+            "description": "One JSON object per line: first `{kind: export, user_id, "
+            "exported_at}`, then one `{kind: memory, id, memory, metadata, created_at, "
+            "updated_at, history}` per memory, last `{kind: end, memories, complete}`. A "
+            "stream that fails midway ends with `{kind: error, detail}` instead.",
+            "content": {MEDIA_TYPE: {"schema": {"type": "string"}}},
+        },
+        **error_responses(401, 503),
+    },
+)
+async def export_memories(user_id: UserId, service: Service) -> NDJSONResponse:
+    """Your memories with their metadata and history, streamed as the store is read."""
+    return await stream_export(service, user_id)
 
 
 @router.delete(

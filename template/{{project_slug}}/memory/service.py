@@ -15,6 +15,7 @@ import json
 import logging
 import uuid
 from collections import defaultdict
+from collections.abc import AsyncIterator
 from typing import Any
 
 from ..errors import MemoryNotFoundError, ProviderUnavailableError
@@ -258,6 +259,16 @@ class MemoryService:
         if item is None or item.user_id != store_user_id(user_id):
             raise MemoryNotFoundError(memory_id)
         return item
+
+    @property
+    def export_ceiling(self) -> int | None:
+        """The most memories an export can read for one user (None: every one)."""
+        return self._backend.export_ceiling
+
+    async def export(self, user_id: str) -> AsyncIterator[tuple[MemoryItem, list[HistoryEntry]]]:
+        """Every memory of the caller with its history, a page at a time."""
+        async for entry in self._backend.export(store_user_id(user_id)):
+            yield entry
 
     # --- synchronous writes ----------------------------------------------------------------
 

@@ -14,15 +14,28 @@ from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import FixedWindowRateLimiter
 from limits.errors import StorageError
 
-from ..errors import error_responses
+from ..errors import RETRY_AFTER_HEADER, error_response, header
 from .settings import RateLimitSettings
 
 logger = logging.getLogger(__name__)
 
 Group = Literal["search", "writes", "reads"]
 
-RATE_LIMITED_RESPONSES = error_responses(status.HTTP_429_TOO_MANY_REQUESTS)
-"""For `include_router(responses=...)`: documents the 429 in the OpenAPI schema."""
+RATE_LIMITED_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status.HTTP_429_TOO_MANY_REQUESTS: error_response(
+        "Over the caller's rate limit for this route group.",
+        {
+            "Retry-After": RETRY_AFTER_HEADER,
+            # Not required: a route's other 429s (too much pending work) do not carry them.
+            "X-RateLimit-Limit": header(
+                "The budget of this route group per window.", required=False
+            ),
+            "X-RateLimit-Remaining": header("What is left of it (0).", required=False),
+            "X-RateLimit-Reset": header("Unix time when the budget comes back.", required=False),
+        },
+    )
+}
+"""The feature's `responses`: documents the 429 of every API route in the OpenAPI schema."""
 
 
 def route_group(method: str, path: str) -> Group:
