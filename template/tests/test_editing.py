@@ -100,6 +100,7 @@ async def test_metadata_is_merged_and_the_text_kept(client: httpx.AsyncClient, u
         ({}, "give the new text"),
         ({"metadata": {}}, "give the new text"),
         ({"memory": None}, "give the new text"),
+        ({"expires_at": "soon"}, "YYYY-MM-DD"),
         ({"memory": "   "}, "must not be empty"),
         ({"memory": "x" * 1001}, "at most 1000 characters"),
         ({"metadata": {"category": "other"}}, "reserved by the service"),

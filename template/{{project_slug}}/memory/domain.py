@@ -2,7 +2,7 @@
 
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Literal, Protocol, TypedDict
 
 MetadataValue = str | int | float | bool
@@ -10,6 +10,9 @@ MetadataValue = str | int | float | bool
 # so that a redelivered job can first remove what an interrupted delivery left. Never shown.
 JOB_KEY = "job_id"
 HIDDEN_KEYS = frozenset({JOB_KEY})
+# Where a conversation job carries its memories' expiry (a YYYY-MM-DD date), in the job's
+# metadata: each backend hands it to its store as the store's own expiry, never as metadata.
+EXPIRY_KEY = "expiration_date"
 # Keys mem0 keeps beside a memory's text (its scopes and bookkeeping): a memory's metadata
 # never shows them, and callers can neither set nor filter on them.
 MEM0_MANAGED_KEYS = frozenset(
@@ -49,6 +52,16 @@ class MemoryItem:
     created_at: str | None = None
     updated_at: str | None = None
     score: float | None = None
+    expires_at: str | None = None  # the last day (UTC) it is shown, YYYY-MM-DD
+
+    @property
+    def expired(self) -> bool:
+        """Whether its last day has passed: searches and lists no longer show it."""
+        try:
+            last_day = date.fromisoformat(self.expires_at or "")
+        except ValueError:
+            return False  # no expiry (or one no store would apply)
+        return last_day < datetime.now(UTC).date()
 
     @property
     def created(self) -> datetime:
@@ -81,6 +94,13 @@ class HistoryEntry:
             created_at=row.get("created_at"),
             updated_at=row.get("updated_at"),
         )
+
+
+@dataclass(frozen=True, slots=True)
+class NewExpiry:
+    """An update's change of expiry: a new last day (YYYY-MM-DD), or None: never expires."""
+
+    last_day: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +148,8 @@ class MemoryBackend(Protocol):
         infer: bool,
         in_flight: InFlight | None = None,
     ) -> list[MemoryItem]:
-        """Store the messages (extracting facts with `infer`) and return the new memories. A
+        """Store the messages (extracting facts with `infer`) and return the new memories; an
+        `EXPIRY_KEY` in `metadata` is the memories' expiry. A
         provider that finishes writes later uses `in_flight` to follow an earlier delivery's
         write rather than repeat it; one that writes before answering has no use for it."""
         ...
@@ -138,16 +159,26 @@ class MemoryBackend(Protocol):
     ) -> list[MemoryItem]: ...
 
     async def get_all(
-        self, user_id: str, filters: dict[str, MetadataValue], limit: int
+        self,
+        user_id: str,
+        filters: dict[str, MetadataValue],
+        limit: int,
+        *,
+        include_expired: bool = False,
     ) -> list[MemoryItem]: ...
 
     async def get(self, memory_id: str) -> MemoryItem | None: ...
 
     async def update(
-        self, memory_id: str, text: str | None, metadata: dict[str, MetadataValue] | None
+        self,
+        memory_id: str,
+        text: str | None,
+        metadata: dict[str, MetadataValue] | None,
+        expiry: NewExpiry | None = None,
     ) -> MemoryItem | None:
-        """Change a memory's text and merge `metadata` into its own; the memory as it is now
-        (None: no such memory). Its history gets an `UPDATE` entry."""
+        """Change a memory's text, merge `metadata` into its own and change its expiry (what
+        is None stays); the memory as it is now (None: no such memory). Its history gets an
+        `UPDATE` entry."""
         ...
 
     async def history(self, memory_id: str) -> list[HistoryEntry]:

@@ -204,8 +204,9 @@ async def add_preference(
     response: Response,
     idempotency_key: IdempotencyKey = None,
 ) -> MemoryOut:
+    expires_at = body.expires_at.isoformat() if body.expires_at is not None else None
     item, replayed = await service.add_user_preference(
-        user_id, body.preference, body.category, idempotency_key
+        user_id, body.preference, body.category, idempotency_key, expires_at
     )
     if replayed:
         response.headers["Idempotent-Replayed"] = "true"
@@ -246,8 +247,11 @@ async def list_memories(
     service: Service,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     offset: Annotated[int, Query(ge=0)] = 0,
+    include_expired: Annotated[
+        bool, Query(description="Also the memories whose last day has passed (`expired`).")
+    ] = False,
 ) -> MemoryPage:
-    found = await service.list_memories(user_id)
+    found = await service.list_memories(user_id, include_expired=include_expired)
     page = found.items[offset : offset + limit]
     return MemoryPage(
         results=[MemoryOut.of(item) for item in page],
@@ -278,8 +282,10 @@ async def get_memory(memory_id: UUID, user_id: UserId, service: Service) -> Memo
 async def update_memory(
     memory_id: UUID, body: MemoryUpdate, user_id: UserId, service: Service
 ) -> MemoryOut:
-    """Change the text, or set metadata keys (merged into the memory's own), or both."""
-    item = await service.update_memory(user_id, str(memory_id), body.memory, body.metadata)
+    """Change the text, set metadata keys (merged into the memory's own), change the expiry."""
+    item = await service.update_memory(
+        user_id, str(memory_id), body.memory, body.metadata, body.expiry
+    )
     return MemoryOut.of(item)
 
 

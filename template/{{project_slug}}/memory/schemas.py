@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -38,12 +38,14 @@ from pydantic_core import CoreSchema, PydanticCustomError, PydanticKnownError, c
 
 from ..ingest.model import JobState, JobStatus
 from .domain import (
+    EXPIRY_KEY,
     HIDDEN_KEYS,
     MEM0_MANAGED_KEYS,
     MEM0_RECORD_KEYS,
     MemoryItem,
     Message,
     MetadataValue,
+    NewExpiry,
     Role,
 )
 from .limits import MemoryLimits
@@ -206,6 +208,26 @@ NotBlank = AfterValidator(_not_blank)
 NOT_BLANK_SCHEMA = _Documented({"minLength": 1, "pattern": NON_BLANK_PATTERN})
 
 SessionId = Annotated[str, Field(pattern=r"^[A-Za-z0-9._:-]{1,128}$"), Utf8]
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _date_text(value: Any) -> Any:
+    """Only `YYYY-MM-DD` text: pydantic would also read numbers and date-times as dates."""
+    if not isinstance(value, str) or not _DATE.fullmatch(value):
+        raise PydanticCustomError("date_text", "must be a date written YYYY-MM-DD")
+    return value
+
+
+ExpiryDate = Annotated[
+    date,
+    Field(
+        strict=False,  # from its JSON text
+        description="The last day (UTC) the memory is shown: from the next day searches, "
+        "lists, preferences and the summary leave it out (it stays stored, readable by id "
+        "and exported, until deleted). A past date hides it at once.",
+    ),
+    BeforeValidator(_date_text),
+]
 CATEGORY_PATTERN = r"^[A-Za-z0-9_-]{1,50}$"
 
 
@@ -383,6 +405,7 @@ class ConversationRequest(_Request):
     metadata: Metadata | None = Field(
         None, description="Flat key/value pairs stored with every memory of this conversation."
     )
+    expires_at: ExpiryDate | None = None
 
     def conversation(self) -> tuple[list[Message], dict[str, MetadataValue]]:
         """The messages and the metadata every memory of the conversation is stored with."""
@@ -390,6 +413,8 @@ class ConversationRequest(_Request):
         metadata = dict(self.metadata or {})
         if self.session_id is not None:
             metadata["session_id"] = self.session_id
+        if self.expires_at is not None:
+            metadata[EXPIRY_KEY] = self.expires_at.isoformat()
         return messages, metadata
 
 
@@ -438,6 +463,7 @@ class PreferenceRequest(_Request):
         str, SettingLimit("memory_max_preference_chars"), NotBlank, NOT_BLANK_SCHEMA, Utf8
     ] = Field(description="The preference, in the user's words.")
     category: Category = "general"
+    expires_at: ExpiryDate | None = None
 
 
 MemoryText = Annotated[
@@ -446,7 +472,7 @@ MemoryText = Annotated[
 
 
 class MemoryUpdate(_Request):
-    """At least one of the two: what is left out stays as it is."""
+    """At least one change: what is left out stays as it is."""
 
     model_config = ConfigDict(
         json_schema_extra={
@@ -456,6 +482,7 @@ class MemoryUpdate(_Request):
                     "required": ["metadata"],
                     "properties": {"metadata": {"type": "object", "minProperties": 1}},
                 },
+                {"required": ["expires_at"]},
             ]
         }
     )
@@ -466,14 +493,25 @@ class MemoryUpdate(_Request):
         description="Keys to set or change, merged into the memory's metadata (keys left out "
         "keep their values; the service's own keys, such as type and category, cannot be set).",
     )
+    expires_at: ExpiryDate | None = Field(
+        None, description="A new last day (UTC) to show the memory; null: it never expires."
+    )
 
     @model_validator(mode="after")
     def _changes_something(self) -> "MemoryUpdate":
-        if self.memory is None and not self.metadata:
+        if self.memory is None and not self.metadata and self.expiry is None:
             raise PydanticCustomError(
-                "nothing_to_update", "give the new text (memory), metadata to set, or both"
+                "nothing_to_update",
+                "give the new text (memory), metadata to set or an expiry (expires_at)",
             )
         return self
+
+    @property
+    def expiry(self) -> NewExpiry | None:
+        """The change of expiry, if any: `expires_at` given (a date, or null to clear it)."""
+        if "expires_at" not in self.model_fields_set:
+            return None
+        return NewExpiry(self.expires_at.isoformat() if self.expires_at else None)
 
 
 # --- Responses ---------------------------------------------------------------------------
@@ -486,6 +524,8 @@ class MemoryOut(BaseModel):
     created_at: str | None = None
     updated_at: str | None = None
     score: float | None = None
+    expires_at: str | None = Field(None, description="The last day (UTC) it is shown.")
+    expired: bool = Field(False, description="Its last day has passed.")
 
     @classmethod
     def of(cls, item: MemoryItem) -> "MemoryOut":
@@ -496,6 +536,8 @@ class MemoryOut(BaseModel):
             created_at=item.created_at,
             updated_at=item.updated_at,
             score=item.score,
+            expires_at=item.expires_at,
+            expired=item.expired,
         )
 
 

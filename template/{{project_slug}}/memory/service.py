@@ -31,6 +31,7 @@ from ..ingest.model import (
 )
 from ..observability import current_request_id
 from .domain import (
+    EXPIRY_KEY,
     JOB_KEY,
     HistoryEntry,
     InFlight,
@@ -39,6 +40,7 @@ from .domain import (
     MemoryItem,
     Message,
     MetadataValue,
+    NewExpiry,
     UserSummary,
 )
 from .scope import store_user_id
@@ -203,7 +205,9 @@ class MemoryService:
         return [item.id for item in stored]
 
     async def _remove_job_memories(self, scope: str, job_id: str) -> None:
-        leftovers = await self._backend.get_all(scope, {JOB_KEY: job_id}, self._list_max)
+        leftovers = await self._backend.get_all(
+            scope, {JOB_KEY: job_id}, self._list_max, include_expired=True
+        )
         for item in leftovers:
             await self._backend.delete(item.id)
         if leftovers:
@@ -220,12 +224,16 @@ class MemoryService:
     ) -> list[MemoryItem]:
         return await self._backend.search(store_user_id(user_id), query, limit, filters or {})
 
-    async def _listing(self, user_id: str, filters: dict[str, MetadataValue]) -> Listing:
+    async def _listing(
+        self, user_id: str, filters: dict[str, MetadataValue], *, include_expired: bool = False
+    ) -> Listing:
         """Up to `list_max` of the user's memories, newest first. One more is asked for, to
         tell a complete list from a cut one. Which memories a cut list holds is the backend's
         choice (see its `get_all`): the newest, where it can read every page, or else the
         first the store returns."""
-        items = await self._backend.get_all(store_user_id(user_id), filters, self._list_max + 1)
+        items = await self._backend.get_all(
+            store_user_id(user_id), filters, self._list_max + 1, include_expired=include_expired
+        )
         truncated = len(items) > self._list_max
         if truncated:
             logger.warning("a list was cut at MEMORY_LIST_MAX=%d", self._list_max)
@@ -237,9 +245,10 @@ class MemoryService:
             filters["category"] = category
         return await self._listing(user_id, filters)
 
-    async def list_memories(self, user_id: str) -> Listing:
-        """The user's memories, newest first (up to MEMORY_LIST_MAX)."""
-        return await self._listing(user_id, {})
+    async def list_memories(self, user_id: str, *, include_expired: bool = False) -> Listing:
+        """The user's memories, newest first (up to MEMORY_LIST_MAX); expired ones only if
+        asked for."""
+        return await self._listing(user_id, {}, include_expired=include_expired)
 
     async def get_user_summary(self, user_id: str) -> UserSummary:
         memories = await self.list_memories(user_id)
@@ -278,6 +287,7 @@ class MemoryService:
         preference: str,
         category: str = "general",
         idempotency_key: str | None = None,
+        expires_at: str | None = None,
     ) -> tuple[MemoryItem, bool]:
         """Store a preference verbatim (no extraction), tagged with its category.
 
@@ -286,13 +296,12 @@ class MemoryService:
         """
         key = _stored_key("preferences", idempotency_key) if idempotency_key is not None else None
         if idempotency_key is not None:
-            claim = await self._claim(
-                user_id, "preferences", idempotency_key, [preference, category], None
-            )
+            body = [preference, category, *([expires_at] if expires_at is not None else [])]
+            claim = await self._claim(user_id, "preferences", idempotency_key, body, None)
             if claim.state == "replay" and claim.value:
                 return MemoryItem(**json.loads(claim.value)), True
         try:
-            item = await self._store_preference(user_id, preference, category)
+            item = await self._store_preference(user_id, preference, category, expires_at)
         except BaseException:
             if key is not None:  # nothing was stored: the client may try again with the key
                 await self._queue.idempotency.release(user_id, key)
@@ -301,8 +310,12 @@ class MemoryService:
             await self._queue.idempotency.settle(user_id, key, json.dumps(dataclasses.asdict(item)))
         return item, False
 
-    async def _store_preference(self, user_id: str, preference: str, category: str) -> MemoryItem:
+    async def _store_preference(
+        self, user_id: str, preference: str, category: str, expires_at: str | None
+    ) -> MemoryItem:
         metadata: dict[str, MetadataValue] = {"type": PREFERENCE, "category": category}
+        if expires_at is not None:
+            metadata[EXPIRY_KEY] = expires_at
         message: Message = {"role": "user", "content": preference}
         async with self._locks.hold(user_id):
             items = await self._backend.add(
@@ -322,11 +335,12 @@ class MemoryService:
         memory_id: str,
         text: str | None,
         metadata: dict[str, MetadataValue] | None,
+        expiry: NewExpiry | None = None,
     ) -> MemoryItem:
-        """Change the caller's memory: its text, and `metadata` merged into its own."""
+        """Change the caller's memory: its text, `metadata` merged into its own, its expiry."""
         async with self._locks.hold(user_id):
             await self.get_memory(user_id, memory_id)
-            item = await self._backend.update(memory_id, text, metadata)
+            item = await self._backend.update(memory_id, text, metadata, expiry)
         if item is None:
             raise MemoryNotFoundError(memory_id)
         return item

@@ -10,7 +10,7 @@ from typing import TypeVar
 from prometheus_client import Counter
 
 from ...ingest.model import Delivery, JobQueue
-from ..domain import MemoryBackend, MemoryItem, MetadataValue
+from ..domain import MemoryBackend, MemoryItem, MetadataValue, NewExpiry
 from ..service import MemoryService, fingerprint
 from .store import COUNTERS, CacheStore
 
@@ -114,10 +114,11 @@ class CachingMemoryService(MemoryService):
         preference: str,
         category: str = "general",
         idempotency_key: str | None = None,
+        expires_at: str | None = None,
     ) -> tuple[MemoryItem, bool]:
         parent = super().add_user_preference
         return await self._write(
-            user_id, lambda: parent(user_id, preference, category, idempotency_key)
+            user_id, lambda: parent(user_id, preference, category, idempotency_key, expires_at)
         )
 
     async def update_memory(
@@ -126,9 +127,12 @@ class CachingMemoryService(MemoryService):
         memory_id: str,
         text: str | None,
         metadata: dict[str, MetadataValue] | None,
+        expiry: NewExpiry | None = None,
     ) -> MemoryItem:
         parent = super().update_memory
-        return await self._write(user_id, lambda: parent(user_id, memory_id, text, metadata))
+        return await self._write(
+            user_id, lambda: parent(user_id, memory_id, text, metadata, expiry)
+        )
 
     async def delete_memories(self, user_id: str, memory_ids: list[str]) -> int:
         parent = super().delete_memories
